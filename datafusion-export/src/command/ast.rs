@@ -1,0 +1,851 @@
+//! The AST produced by [`parse_command`](super::parse_command), plus helpers
+//! for Kusto timespans and for scrubbing secrets out of text.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A parsed unit of user text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Plain SQL, passed to DataFusion unchanged (text trimmed, without
+    /// trailing `;` or trailing comments).
+    Sql(String),
+    /// `.create table T (a:long, s:string)`
+    CreateTable {
+        /// Table name.
+        name: String,
+        /// Columns in declaration order (at least one, names unique).
+        columns: Vec<ColumnDef>,
+    },
+    /// `.drop table T [ifexists]`
+    DropTable {
+        /// Table name.
+        name: String,
+        /// `true` when `ifexists` was given: dropping a missing table is not
+        /// an error.
+        if_exists: bool,
+    },
+    /// `.show tables`
+    ShowTables,
+    /// `.show table T extents`
+    ShowTableExtents {
+        /// Table name.
+        name: String,
+    },
+    /// `.show table T` or `.show table T schema`: column names and types.
+    ShowTableSchema {
+        /// Table name.
+        name: String,
+    },
+    /// `.append T [with (props)] <| query` and
+    /// `.set-or-append T [with (props)] <| query`.
+    Append {
+        /// Target table.
+        table: String,
+        /// The query text after `<|`, trimmed, without trailing `;`.
+        query: String,
+        /// `true` for `.set-or-append`: create the table from the query
+        /// schema when it does not exist.
+        create_if_missing: bool,
+        /// Properties from the optional `with (...)` clause.
+        properties: Vec<Property>,
+    },
+    /// `.ingest into table T ('url' [, 'url'...]) [with (props)]`
+    Ingest {
+        /// Target table.
+        table: String,
+        /// Source locations (at least one). May carry credentials.
+        sources: Vec<SecretString>,
+        /// Properties from the optional `with (...)` clause.
+        properties: Vec<Property>,
+    },
+}
+
+/// A column of `.create table`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnDef {
+    /// Column name as written (quotes removed).
+    pub name: String,
+    /// Declared Kusto scalar type.
+    pub kusto_type: KustoType,
+}
+
+/// Kusto scalar data types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KustoType {
+    /// `bool` (alias `boolean`)
+    Bool,
+    /// `int` (alias `int32`): 32-bit signed integer
+    Int,
+    /// `long` (alias `int64`): 64-bit signed integer
+    Long,
+    /// `real` (alias `double`): 64-bit float
+    Real,
+    /// `decimal`: 128-bit decimal
+    Decimal,
+    /// `string`
+    String,
+    /// `datetime` (alias `date`)
+    Datetime,
+    /// `timespan` (alias `time`)
+    Timespan,
+    /// `guid` (aliases `uuid`, `uniqueid`)
+    Guid,
+    /// `dynamic`: JSON-like value
+    Dynamic,
+}
+
+impl KustoType {
+    /// Every type, in the canonical order used in error messages.
+    pub const ALL: [KustoType; 10] = [
+        KustoType::Bool,
+        KustoType::Int,
+        KustoType::Long,
+        KustoType::Real,
+        KustoType::Decimal,
+        KustoType::String,
+        KustoType::Datetime,
+        KustoType::Timespan,
+        KustoType::Guid,
+        KustoType::Dynamic,
+    ];
+
+    /// The canonical Kusto name of the type (`"long"`, `"datetime"`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            KustoType::Bool => "bool",
+            KustoType::Int => "int",
+            KustoType::Long => "long",
+            KustoType::Real => "real",
+            KustoType::Decimal => "decimal",
+            KustoType::String => "string",
+            KustoType::Datetime => "datetime",
+            KustoType::Timespan => "timespan",
+            KustoType::Guid => "guid",
+            KustoType::Dynamic => "dynamic",
+        }
+    }
+
+    /// Parses a type name case-insensitively, accepting the canonical names
+    /// and the aliases `boolean`, `int32`, `int64`, `double`, `date`, `time`,
+    /// `uuid` and `uniqueid`.
+    pub fn from_name(name: &str) -> Option<KustoType> {
+        let lower = name.to_ascii_lowercase();
+        Some(match lower.as_str() {
+            "bool" | "boolean" => KustoType::Bool,
+            "int" | "int32" => KustoType::Int,
+            "long" | "int64" => KustoType::Long,
+            "real" | "double" => KustoType::Real,
+            "decimal" => KustoType::Decimal,
+            "string" => KustoType::String,
+            "datetime" | "date" => KustoType::Datetime,
+            "timespan" | "time" => KustoType::Timespan,
+            "guid" | "uuid" | "uniqueid" => KustoType::Guid,
+            "dynamic" => KustoType::Dynamic,
+            _ => return None,
+        })
+    }
+
+    /// Comma-separated list of the canonical names, for error messages.
+    pub fn expected_list() -> String {
+        Self::ALL
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for KustoType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One `name = value` entry of a `with (...)` clause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Property {
+    /// Property name as written (compare case-insensitively).
+    pub name: String,
+    /// Property value.
+    pub value: PropertyValue,
+}
+
+/// Returns the value of the first property whose name equals `name`
+/// (ASCII case-insensitively).
+pub fn find_property<'a>(properties: &'a [Property], name: &str) -> Option<&'a PropertyValue> {
+    properties
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+        .map(|p| &p.value)
+}
+
+/// The value of a [`Property`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum PropertyValue {
+    /// A string literal (`'x'`, `"x"`, `@'x'`, `h'x'`, ...).
+    String(SecretString),
+    /// `true` / `false` (unquoted, case-insensitive).
+    Bool(bool),
+    /// An integer literal, optionally negative.
+    Integer(i64),
+    /// A number with a fraction or exponent.
+    Float(f64),
+    /// An unquoted timespan such as `10m`, `1.5h` or `00:10:00`.
+    Timespan(Duration),
+    /// Any other bare word, e.g. `csv` in `format=csv`.
+    Identifier(String),
+}
+
+impl PropertyValue {
+    /// The text of a string (exposed, even if obfuscated) or identifier.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            PropertyValue::String(s) => Some(s.expose()),
+            PropertyValue::Identifier(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A boolean, or a string/identifier equal to `true`/`false`
+    /// (case-insensitive).
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            PropertyValue::Bool(b) => Some(*b),
+            PropertyValue::String(_) | PropertyValue::Identifier(_) => {
+                let s = self.as_str()?.trim();
+                if s.eq_ignore_ascii_case("true") {
+                    Some(true)
+                } else if s.eq_ignore_ascii_case("false") {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// An integer, or a string/identifier holding one.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            PropertyValue::Integer(i) => Some(*i),
+            PropertyValue::String(_) | PropertyValue::Identifier(_) => {
+                self.as_str()?.trim().parse().ok()
+            }
+            _ => None,
+        }
+    }
+
+    /// A timespan, or a string/identifier accepted by [`parse_timespan`].
+    pub fn as_duration(&self) -> Option<Duration> {
+        match self {
+            PropertyValue::Timespan(d) => Some(*d),
+            PropertyValue::String(_) | PropertyValue::Identifier(_) => {
+                parse_timespan(self.as_str()?)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The replacement text for hidden secret material.
+pub const REDACTED: &str = "*****";
+
+/// A string literal that may carry a secret.
+///
+/// Kusto obfuscated literals (`h'..'`, `h"..."`, `h@'..'`, `H@"..."`) are
+/// marked as obfuscated: their value is never shown by [`fmt::Debug`] or
+/// [`fmt::Display`], which print `h'*****'` instead. Plain literals are shown
+/// with well-known secrets scrubbed (see [`scrub_secrets`]). Use
+/// [`SecretString::expose`] to get the real value.
+#[derive(Clone, PartialEq)]
+pub struct SecretString {
+    value: String,
+    obfuscated: bool,
+}
+
+impl SecretString {
+    /// Wraps `value`; `obfuscated` marks it as secret.
+    pub fn new(value: impl Into<String>, obfuscated: bool) -> Self {
+        Self {
+            value: value.into(),
+            obfuscated,
+        }
+    }
+
+    /// The real value. Do not log it.
+    pub fn expose(&self) -> &str {
+        &self.value
+    }
+
+    /// Whether the literal was written as an obfuscated (`h'...'`) literal.
+    pub fn is_obfuscated(&self) -> bool {
+        self.obfuscated
+    }
+
+    /// A form that is safe to show: `h'*****'` for obfuscated values,
+    /// otherwise the value with URL credentials, SAS signatures and
+    /// connection-string keys replaced by `*****`.
+    pub fn redacted(&self) -> String {
+        if self.obfuscated {
+            format!("h'{REDACTED}'")
+        } else {
+            scrub_secrets(&self.value)
+        }
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.obfuscated {
+            write!(f, "h'{REDACTED}'")
+        } else {
+            fmt::Debug::fmt(&scrub_secrets(&self.value), f)
+        }
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Query-string parameter names whose presence makes the whole query string
+/// secret (SAS tokens, pre-signed URLs, OAuth tokens).
+const SECRET_QUERY_PARAMS: &[&str] = &[
+    "sig",
+    "signature",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-goog-signature",
+    "x-goog-credential",
+    "token",
+    "access_token",
+    "sas",
+    "secret",
+    "password",
+    "pwd",
+    "code",
+    "key",
+    "api_key",
+    "apikey",
+];
+
+/// `key=value` names (connection strings) whose value is secret.
+const SECRET_KEYS: &[&str] = &[
+    "accountkey",
+    "sharedaccesskey",
+    "sharedaccesssignature",
+    "password",
+    "pwd",
+    "appkey",
+    "applicationkey",
+    "clientsecret",
+    "client_secret",
+    "secret",
+    "sig",
+    "token",
+    "access_token",
+    "sastoken",
+    "aws_secret_access_key",
+    "secret_access_key",
+];
+
+/// Characters that end a URL embedded in free text.
+fn ends_url(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '<' | '>' | '(' | ')')
+}
+
+/// Characters allowed in a URL scheme (`https`, `abfss`, `s3`, `git+ssh`).
+fn is_scheme_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')
+}
+
+/// Scrubs well-known secrets from free text such as an error message.
+///
+/// For every URL-looking run (`scheme://...`, ending at whitespace, a quote,
+/// `<`, `>` or a parenthesis):
+/// * everything after the first `;` becomes `;*****` (Kusto appends storage
+///   keys as `https://acct.blob.core.windows.net/container;KEY`),
+/// * a query string containing a signature or token parameter (`sig=`,
+///   `X-Amz-Signature=`, `token=`, ...) becomes `?*****`,
+/// * the password of `user:password@` userinfo becomes `*****`.
+///
+/// Outside URLs, values of connection-string style `Key=value` pairs with
+/// secret names (`AccountKey`, `SharedAccessSignature`, `Password`, `sig`,
+/// ...) are replaced by `*****`.
+pub fn scrub_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0usize; // bytes of `text` already handled
+    let mut search = 0usize;
+    while let Some(found) = text.get(search..).and_then(|s| s.find("://")) {
+        let sep = search + found;
+        // Walk back over scheme characters, not before `copied`.
+        let before = text.get(copied..sep).unwrap_or("");
+        let scheme_len: usize = before
+            .chars()
+            .rev()
+            .take_while(|c| is_scheme_char(*c))
+            .map(char::len_utf8)
+            .sum();
+        if scheme_len == 0 {
+            search = sep + 3;
+            continue;
+        }
+        let url_start = sep - scheme_len;
+        let after = text.get(sep + 3..).unwrap_or("");
+        let url_len = after.find(ends_url).unwrap_or(after.len());
+        let url_end = sep + 3 + url_len;
+        out.push_str(&scrub_key_values(text.get(copied..url_start).unwrap_or("")));
+        out.push_str(&scrub_url(text.get(url_start..url_end).unwrap_or("")));
+        copied = url_end;
+        search = url_end;
+    }
+    out.push_str(&scrub_key_values(text.get(copied..).unwrap_or("")));
+    out
+}
+
+/// Scrubs a single URL (see [`scrub_secrets`]).
+fn scrub_url(url: &str) -> String {
+    let (main, key_part) = match url.find(';') {
+        Some(i) => (url.get(..i).unwrap_or(""), true),
+        None => (url, false),
+    };
+    let (before_query, query) = match main.find('?') {
+        Some(i) => (main.get(..i).unwrap_or(""), main.get(i + 1..)),
+        None => (main, None),
+    };
+    let mut out = scrub_userinfo(before_query);
+    if let Some(query) = query {
+        out.push('?');
+        if query_has_secret(query) {
+            out.push_str(REDACTED);
+        } else {
+            out.push_str(query);
+        }
+    }
+    if key_part {
+        out.push(';');
+        out.push_str(REDACTED);
+    }
+    out
+}
+
+/// Replaces the password in `scheme://user:password@host/...`.
+fn scrub_userinfo(url: &str) -> String {
+    let Some(sep) = url.find("://") else {
+        return url.to_string();
+    };
+    let authority_start = sep + 3;
+    let rest = url.get(authority_start..).unwrap_or("");
+    let authority_len = rest.find(['/', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..authority_len).unwrap_or("");
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = authority.get(..at).unwrap_or("");
+    let Some(colon) = userinfo.find(':') else {
+        return url.to_string();
+    };
+    let mut out = String::with_capacity(url.len());
+    out.push_str(url.get(..authority_start + colon + 1).unwrap_or(""));
+    out.push_str(REDACTED);
+    out.push_str(url.get(authority_start + at..).unwrap_or(""));
+    out
+}
+
+fn query_has_secret(query: &str) -> bool {
+    query.split(['&', '#']).any(|param| {
+        let name = param.split('=').next().unwrap_or("").trim();
+        SECRET_QUERY_PARAMS
+            .iter()
+            .any(|secret| name.eq_ignore_ascii_case(secret))
+    })
+}
+
+/// Replaces the values of `SecretName=value` pairs outside URLs.
+fn scrub_key_values(text: &str) -> String {
+    if !text.contains('=') {
+        return text.to_string();
+    }
+    // ASCII lowercasing keeps every byte offset unchanged.
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0usize;
+    let mut search = 0usize;
+    while let Some(found) = lower.get(search..).and_then(|s| s.find('=')) {
+        let eq = search + found;
+        let name_start = lower
+            .get(..eq)
+            .unwrap_or("")
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+            .map(|(i, c)| i + c.len_utf8())
+            .unwrap_or(0)
+            .max(copied);
+        let name = lower.get(name_start..eq).unwrap_or("");
+        search = eq + 1;
+        if !SECRET_KEYS.contains(&name) {
+            continue;
+        }
+        let value_start = eq + 1;
+        let rest = text.get(value_start..).unwrap_or("");
+        let value_len = rest
+            .find(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | ',' | '\'' | '"' | ')'))
+            .unwrap_or(rest.len());
+        if value_len == 0 {
+            continue;
+        }
+        out.push_str(text.get(copied..value_start).unwrap_or(""));
+        out.push_str(REDACTED);
+        copied = value_start + value_len;
+        search = copied;
+    }
+    out.push_str(text.get(copied..).unwrap_or(""));
+    out
+}
+
+const NANOS_PER_SECOND: u128 = 1_000_000_000;
+
+/// Parses a Kusto timespan.
+///
+/// Accepted forms:
+/// * a number with a unit: `1d`, `2h`, `30m`, `10s`, `100ms`, `1.5h`, with
+///   units `d`/`day(s)`, `h`/`hr(s)`/`hour(s)`, `m`/`min(s)`/`minute(s)`,
+///   `s`/`sec(s)`/`second(s)`, `ms`/`milli(s)`/`millisecond(s)`,
+///   `microsecond(s)` (units are case-insensitive);
+/// * a clock form: `hh:mm`, `hh:mm:ss`, `hh:mm:ss.fffffff` and
+///   `d.hh:mm:ss[.fffffff]` (minutes and seconds below 60; hours below 24
+///   when days are given).
+///
+/// Leading/trailing whitespace is ignored. Negative values, bare numbers and
+/// `time(...)` are not accepted.
+pub fn parse_timespan(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let nanos = if s.contains(':') {
+        parse_clock_nanos(s)?
+    } else {
+        let unit_start = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let number = s.get(..unit_start)?;
+        let unit = s.get(unit_start..)?.to_ascii_lowercase();
+        let unit_nanos: u128 = match unit.as_str() {
+            "d" | "day" | "days" => 86_400 * NANOS_PER_SECOND,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3_600 * NANOS_PER_SECOND,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60 * NANOS_PER_SECOND,
+            "s" | "sec" | "secs" | "second" | "seconds" => NANOS_PER_SECOND,
+            "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1_000_000,
+            "microsecond" | "microseconds" => 1_000,
+            _ => return None,
+        };
+        scaled_decimal(number, unit_nanos)?
+    };
+    let secs = u64::try_from(nanos / NANOS_PER_SECOND).ok()?;
+    let sub = u32::try_from(nanos % NANOS_PER_SECOND).ok()?;
+    Some(Duration::new(secs, sub))
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `number * unit` for a decimal `number` like `1`, `1.5` (no sign).
+fn scaled_decimal(number: &str, unit: u128) -> Option<u128> {
+    let (int, frac) = match number.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (number, None),
+    };
+    if !all_digits(int) || int.len() > 20 {
+        return None;
+    }
+    let mut total = int.parse::<u128>().ok()?.checked_mul(unit)?;
+    if let Some(frac) = frac {
+        if !all_digits(frac) {
+            return None;
+        }
+        // Digits beyond 1e-18 of a unit cannot matter at nanosecond precision.
+        let frac = frac.get(..frac.len().min(18))?;
+        let value = frac.parse::<u128>().ok()?;
+        let scale = 10u128.checked_pow(u32::try_from(frac.len()).ok()?)?;
+        total = total.checked_add(value.checked_mul(unit)? / scale)?;
+    }
+    Some(total)
+}
+
+/// `[d.]hh:mm[:ss[.f...]]` in nanoseconds.
+fn parse_clock_nanos(s: &str) -> Option<u128> {
+    let colon = s.find(':')?;
+    let (days, clock) = match s.find('.') {
+        Some(dot) if dot < colon => (Some(s.get(..dot)?), s.get(dot + 1..)?),
+        _ => (None, s),
+    };
+    let mut parts = clock.split(':');
+    let hours = parts.next()?;
+    let minutes = parts.next()?;
+    let seconds = parts.next();
+    if parts.next().is_some() {
+        return None;
+    }
+    let number = |t: &str, max_len: usize| -> Option<u128> {
+        if !all_digits(t) || t.len() > max_len {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let days = match days {
+        Some(d) => Some(number(d, 10)?),
+        None => None,
+    };
+    let hours = number(hours, if days.is_some() { 2 } else { 10 })?;
+    if days.is_some() && hours >= 24 {
+        return None;
+    }
+    let minutes = number(minutes, 2)?;
+    if minutes >= 60 {
+        return None;
+    }
+    let (seconds, frac_nanos) = match seconds {
+        None => (0, 0),
+        Some(sec) => {
+            let (whole, frac) = match sec.split_once('.') {
+                Some((w, f)) => (w, Some(f)),
+                None => (sec, None),
+            };
+            let whole = number(whole, 2)?;
+            if whole >= 60 {
+                return None;
+            }
+            let frac_nanos = match frac {
+                None => 0,
+                Some(f) => {
+                    if !all_digits(f) || f.len() > 9 {
+                        return None;
+                    }
+                    let scale = 10u128.pow(9 - u32::try_from(f.len()).ok()?);
+                    f.parse::<u128>().ok()? * scale
+                }
+            };
+            (whole, frac_nanos)
+        }
+    };
+    let total_seconds = days.unwrap_or(0) * 86_400 + hours * 3_600 + minutes * 60 + seconds;
+    Some(total_seconds * NANOS_PER_SECOND + frac_nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kusto_type_names_and_aliases() {
+        for t in KustoType::ALL {
+            assert_eq!(KustoType::from_name(t.name()), Some(t));
+            assert_eq!(KustoType::from_name(&t.name().to_uppercase()), Some(t));
+            assert_eq!(t.to_string(), t.name());
+        }
+        let aliases = [
+            ("boolean", KustoType::Bool),
+            ("Int32", KustoType::Int),
+            ("INT64", KustoType::Long),
+            ("double", KustoType::Real),
+            ("date", KustoType::Datetime),
+            ("time", KustoType::Timespan),
+            ("uuid", KustoType::Guid),
+            ("UniqueId", KustoType::Guid),
+            ("DateTime", KustoType::Datetime),
+        ];
+        for (name, t) in aliases {
+            assert_eq!(KustoType::from_name(name), Some(t), "{name}");
+        }
+        assert_eq!(KustoType::from_name("lng"), None);
+        assert_eq!(KustoType::from_name(""), None);
+        assert_eq!(
+            KustoType::expected_list(),
+            "bool, int, long, real, decimal, string, datetime, timespan, guid, dynamic"
+        );
+    }
+
+    #[test]
+    fn timespans_with_units() {
+        let cases = [
+            ("1d", Duration::from_secs(86_400)),
+            ("2h", Duration::from_secs(7_200)),
+            ("30m", Duration::from_secs(1_800)),
+            ("10s", Duration::from_secs(10)),
+            ("100ms", Duration::from_millis(100)),
+            ("1.5h", Duration::from_secs(5_400)),
+            ("0.5s", Duration::from_millis(500)),
+            ("3microseconds", Duration::from_micros(3)),
+            ("5min", Duration::from_secs(300)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_timespan(text), Some(expected), "{text}");
+        }
+        assert_eq!(parse_timespan(" 10M "), Some(Duration::from_secs(600)));
+        assert_eq!(parse_timespan("1Hours"), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            parse_timespan("1.0000000001s"),
+            Some(Duration::new(1, 0)),
+            "sub-nanosecond digits are truncated"
+        );
+    }
+
+    #[test]
+    fn timespans_clock_form() {
+        let cases = [
+            ("00:10:00", Duration::from_secs(600)),
+            ("01:00", Duration::from_secs(3600)),
+            ("1.02:03:04", Duration::from_secs(86_400 + 2 * 3600 + 3 * 60 + 4)),
+            ("00:00:01.5", Duration::from_millis(1500)),
+            ("00:00:00.0000001", Duration::from_nanos(100)),
+            ("48:00:00", Duration::from_secs(48 * 3600)),
+            ("2.00:00:00.250", Duration::from_millis(2 * 86_400_000 + 250)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_timespan(text), Some(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn invalid_timespans() {
+        for text in [
+            "", " ", "10", "m", "-1h", "1x", "10tick", "1.h", ".5h", "1..5h", "00:60:00",
+            "00:00:60", "1.24:00:00", "1:2:3:4", "aa:bb", "00:10:00.", "00:10:00.1234567890",
+            "1 h", "time(1h)", "1e3s", "99999999999999999999999d", "00:10:", ":10",
+            "１h",
+        ] {
+            assert_eq!(parse_timespan(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn timespan_overflow_is_none() {
+        assert_eq!(parse_timespan("99999999999999999999d"), None);
+        assert!(parse_timespan("9999999999d").is_some());
+    }
+
+    #[test]
+    fn secret_string_never_prints_obfuscated_value() {
+        let s = SecretString::new("https://a.blob.core.windows.net/c?sv=1&sig=TOPSECRET", true);
+        assert_eq!(format!("{s:?}"), "h'*****'");
+        assert_eq!(format!("{s}"), "h'*****'");
+        assert_eq!(s.redacted(), "h'*****'");
+        assert!(!format!("{:?}", vec![s.clone()]).contains("TOPSECRET"));
+        assert!(s.is_obfuscated());
+        assert!(s.expose().contains("TOPSECRET"));
+        let v = PropertyValue::String(s);
+        assert!(!format!("{v:?}").contains("TOPSECRET"));
+        let p = Property {
+            name: "x".into(),
+            value: v,
+        };
+        assert!(!format!("{p:?}").contains("TOPSECRET"));
+    }
+
+    #[test]
+    fn secret_string_plain_values_are_scrubbed() {
+        let s = SecretString::new("https://a.blob.core.windows.net/c/f.csv?sv=2020&se=x&sp=r&sig=ABC%2Fdef", false);
+        assert_eq!(s.redacted(), "https://a.blob.core.windows.net/c/f.csv?*****");
+        assert_eq!(s.to_string(), s.redacted());
+        assert_eq!(
+            format!("{s:?}"),
+            "\"https://a.blob.core.windows.net/c/f.csv?*****\""
+        );
+        let s = SecretString::new("https://acct.blob.core.windows.net/container;SECRETKEY==", false);
+        assert_eq!(s.redacted(), "https://acct.blob.core.windows.net/container;*****");
+        let s = SecretString::new("/data/file.csv", false);
+        assert_eq!(s.redacted(), "/data/file.csv");
+        assert_eq!(format!("{s:?}"), "\"/data/file.csv\"");
+        assert!(!s.is_obfuscated());
+    }
+
+    #[test]
+    fn scrub_urls() {
+        let cases = [
+            (
+                "https://user:hunter2@example.com/path?x=1",
+                "https://user:*****@example.com/path?x=1",
+            ),
+            (
+                "abfss://container@account.dfs.core.windows.net/dir/file.parquet",
+                "abfss://container@account.dfs.core.windows.net/dir/file.parquet",
+            ),
+            (
+                "s3://bucket/key.csv?X-Amz-Signature=abc&X-Amz-Date=1",
+                "s3://bucket/key.csv?*****",
+            ),
+            ("https://example.com/a?page=2&q=x", "https://example.com/a?page=2&q=x"),
+            (
+                "https://example.com/a?SIG=abc",
+                "https://example.com/a?*****",
+            ),
+            ("file:///tmp/x.csv", "file:///tmp/x.csv"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(scrub_secrets(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn scrub_free_text() {
+        let text = "failed to read 'https://a.blob.core.windows.net/c/f.csv?sv=1&sig=S3CR3T' \
+                    and (https://b.blob.core.windows.net/c;K3Y) and ftp://u:p4ss@h/x, \
+                    also DefaultEndpointsProtocol=https;AccountName=a;AccountKey=K3Y2==;EndpointSuffix=x \
+                    and Password=pw1 and key=value";
+        let scrubbed = scrub_secrets(text);
+        for secret in ["S3CR3T", "K3Y", "p4ss", "K3Y2", "pw1"] {
+            assert!(!scrubbed.contains(secret), "{secret} in {scrubbed}");
+        }
+        assert!(scrubbed.contains("https://a.blob.core.windows.net/c/f.csv?*****'"));
+        assert!(scrubbed.contains("(https://b.blob.core.windows.net/c;*****)"));
+        assert!(scrubbed.contains("AccountName=a;AccountKey=*****;EndpointSuffix=x"));
+        assert!(scrubbed.contains("key=value"), "non-secret key kept: {scrubbed}");
+        assert_eq!(scrub_secrets("no secrets here: a://"), "no secrets here: a://");
+        assert_eq!(scrub_secrets("://x"), "://x");
+        assert_eq!(scrub_secrets("é://ü é"), "é://ü é");
+        assert_eq!(scrub_secrets(""), "");
+    }
+
+    #[test]
+    fn property_value_accessors() {
+        let s = |v: &str| PropertyValue::String(SecretString::new(v, false));
+        let id = |v: &str| PropertyValue::Identifier(v.to_string());
+        assert_eq!(s("x").as_str(), Some("x"));
+        assert_eq!(
+            PropertyValue::String(SecretString::new("sec", true)).as_str(),
+            Some("sec")
+        );
+        assert_eq!(id("csv").as_str(), Some("csv"));
+        assert_eq!(PropertyValue::Integer(1).as_str(), None);
+
+        assert_eq!(PropertyValue::Bool(true).as_bool(), Some(true));
+        assert_eq!(s("FALSE").as_bool(), Some(false));
+        assert_eq!(id("True").as_bool(), Some(true));
+        assert_eq!(id("yes").as_bool(), None);
+        assert_eq!(PropertyValue::Integer(1).as_bool(), None);
+
+        assert_eq!(PropertyValue::Integer(-5).as_i64(), Some(-5));
+        assert_eq!(s("42").as_i64(), Some(42));
+        assert_eq!(PropertyValue::Float(1.0).as_i64(), None);
+
+        let ten_min = Duration::from_secs(600);
+        assert_eq!(PropertyValue::Timespan(ten_min).as_duration(), Some(ten_min));
+        assert_eq!(s("00:10:00").as_duration(), Some(ten_min));
+        assert_eq!(id("10m").as_duration(), Some(ten_min));
+        assert_eq!(s("soon").as_duration(), None);
+        assert_eq!(PropertyValue::Integer(10).as_duration(), None);
+
+        let props = vec![Property {
+            name: "Format".into(),
+            value: id("csv"),
+        }];
+        assert_eq!(find_property(&props, "format"), Some(&id("csv")));
+        assert_eq!(find_property(&props, "other"), None);
+    }
+}

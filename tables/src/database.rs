@@ -1,0 +1,544 @@
+//! The database: one root URL, one commit log, many ingestion-tracked tables.
+
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion_export_udfs::{Cursor, CursorRange};
+use futures::StreamExt;
+use object_store::ObjectStore;
+use uuid::Uuid;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Result, TablesError};
+use crate::extent_writer::ExtentWriter;
+use crate::log::action::{Action, Commit, ExtentFile};
+use crate::log::state::{DatabaseState, Extent, TableState};
+use crate::log::store::{CommitLog, PutOutcome};
+use crate::root::open_root;
+
+/// How a database behaves; the defaults suit production.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// Stamps ingestion times.
+    pub clock: Arc<dyn Clock>,
+    /// A checkpoint is written every this many commits.
+    pub checkpoint_interval: u64,
+    /// An ingestion starts a new extent every this many records.
+    pub max_rows_per_extent: usize,
+    /// Options for cloud object stores (keys as `object_store` names them).
+    pub storage_options: Vec<(String, String)>,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            checkpoint_interval: 100,
+            max_rows_per_extent: 1 << 20,
+            storage_options: Vec::new(),
+        }
+    }
+}
+
+impl DatabaseOptions {
+    /// These options with another clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// The commit's cursor.
+    pub cursor: Cursor,
+    /// The commit's ingestion time.
+    pub ingestion_time: DateTime<Utc>,
+}
+
+/// What an ingestion did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestReceipt {
+    /// The commit, or `None` when there was nothing to ingest.
+    pub commit: Option<CommitInfo>,
+    /// Records ingested.
+    pub rows: u64,
+    /// Extents added.
+    pub extents: usize,
+}
+
+/// A summary of a table, as `.show tables` lists it.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    /// Name.
+    pub name: String,
+    /// Columns.
+    pub schema: SchemaRef,
+    /// Records.
+    pub rows: u64,
+    /// Extents.
+    pub extents: usize,
+    /// Bytes in extents.
+    pub size: u64,
+}
+
+const MAX_COMMIT_ATTEMPTS: usize = 10_000;
+
+/// A handle on a database. Cheap to clone; clones share state.
+///
+/// ```no_run
+/// # async fn demo() -> datafusion_export_tables::Result<()> {
+/// use datafusion_export_tables::Database;
+/// let db = Database::open("./mydb").await?;
+/// let ctx = db.session_context();
+/// ctx.sql("SELECT * FROM T WHERE cursor_after('41')").await?.show().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    root: String,
+    store: Arc<dyn ObjectStore>,
+    store_url: ObjectStoreUrl,
+    log: CommitLog,
+    state: RwLock<DatabaseState>,
+    refresh_lock: tokio::sync::Mutex<()>,
+    commit_lock: tokio::sync::Mutex<()>,
+    options: DatabaseOptions,
+}
+
+impl Database {
+    /// Opens (creating if needed) the database under `root`: a local folder or an
+    /// object store URL.
+    pub async fn open(root: &str) -> Result<Self> {
+        Self::open_with(root, DatabaseOptions::default()).await
+    }
+
+    /// [`Database::open`] with options.
+    pub async fn open_with(root: &str, options: DatabaseOptions) -> Result<Self> {
+        let (store, shown) = open_root(root, &options.storage_options)?;
+        Self::open_store(store, &shown, options).await
+    }
+
+    /// A database that lives in memory only (for tests and scratch work).
+    pub async fn in_memory() -> Result<Self> {
+        Self::open_with("memory://", DatabaseOptions::default()).await
+    }
+
+    /// Opens the database stored in `store`, whose paths are relative to the root.
+    /// `root` is only shown to users. Use it to wrap stores (caching, counting,
+    /// fault injection).
+    pub async fn open_store(
+        store: Arc<dyn ObjectStore>,
+        root: &str,
+        options: DatabaseOptions,
+    ) -> Result<Self> {
+        let log = CommitLog::new(Arc::clone(&store));
+        let state = log
+            .read_latest_checkpoint()
+            .await
+            .map_err(|e| match e {
+                TablesError::Storage(e) => TablesError::InvalidRoot {
+                    url: root.to_string(),
+                    reason: crate::root::redact_text(&e.to_string()),
+                },
+                other => other,
+            })?
+            .unwrap_or_default();
+        let store_url = ObjectStoreUrl::parse(format!("dfexport://db-{}", Uuid::new_v4().simple()))?;
+        let db = Database {
+            inner: Arc::new(Inner {
+                root: root.to_string(),
+                store,
+                store_url,
+                log,
+                state: RwLock::new(state),
+                refresh_lock: tokio::sync::Mutex::new(()),
+                commit_lock: tokio::sync::Mutex::new(()),
+                options,
+            }),
+        };
+        db.refresh().await?;
+        Ok(db)
+    }
+
+    /// The root, as shown to users (secrets removed).
+    pub fn root(&self) -> &str {
+        &self.inner.root
+    }
+
+    /// The object store under the root.
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.inner.store)
+    }
+
+    /// The URL under which scans find [`Database::object_store`] in a session.
+    pub fn object_store_url(&self) -> &ObjectStoreUrl {
+        &self.inner.store_url
+    }
+
+    /// The options this handle was opened with.
+    pub fn options(&self) -> &DatabaseOptions {
+        &self.inner.options
+    }
+
+    /// The newest cursor this handle has seen committed (no I/O).
+    pub fn current_cursor(&self) -> Cursor {
+        self.read_state().cursor()
+    }
+
+    /// Reads the state as of the last refresh (no I/O). Do not hold it across awaits.
+    pub fn state(&self) -> RwLockReadGuard<'_, DatabaseState> {
+        self.read_state()
+    }
+
+    fn read_state(&self) -> RwLockReadGuard<'_, DatabaseState> {
+        self.inner.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Catches up with commits made by other handles; returns the newest cursor.
+    pub async fn refresh(&self) -> Result<Cursor> {
+        let _guard = self.inner.refresh_lock.lock().await;
+        let mut next = self.read_state().version + 1;
+        while let Some(commit) = self.inner.log.read_commit(next).await? {
+            self.apply_if_next(&commit)?;
+            next += 1;
+        }
+        Ok(self.current_cursor())
+    }
+
+    fn apply_if_next(&self, commit: &Commit) -> Result<()> {
+        let mut state = self.inner.state.write().unwrap_or_else(|p| p.into_inner());
+        if commit.version == state.version + 1 {
+            state.apply(commit)?;
+        }
+        Ok(())
+    }
+
+    /// Commits the actions `build` makes from the newest state, as one new cursor.
+    ///
+    /// `build` is called again with the newer state whenever another writer wins the
+    /// slot, so what it commits is always valid on top of what precedes it.
+    pub async fn commit<F>(&self, mut build: F) -> Result<CommitInfo>
+    where
+        F: FnMut(&DatabaseState) -> Result<Vec<Action>>,
+    {
+        let _guard = self.inner.commit_lock.lock().await;
+        for _ in 0..MAX_COMMIT_ATTEMPTS {
+            self.refresh().await?;
+            let commit = {
+                let state = self.read_state();
+                let actions = build(&state)?;
+                state.validate(&actions)?;
+                let now = self.inner.options.clock.now();
+                Commit {
+                    version: state.version + 1,
+                    ingestion_time: state.last_ingestion_time.map_or(now, |last| last.max(now)),
+                    actions,
+                }
+            };
+            match self.inner.log.put_commit(&commit).await? {
+                PutOutcome::Committed => {
+                    self.apply_if_next(&commit)?;
+                    self.maybe_checkpoint(commit.version).await;
+                    return Ok(CommitInfo {
+                        cursor: Cursor::new(commit.version),
+                        ingestion_time: commit.ingestion_time,
+                    });
+                }
+                PutOutcome::Lost => continue,
+            }
+        }
+        Err(TablesError::Contention(MAX_COMMIT_ATTEMPTS))
+    }
+
+    async fn maybe_checkpoint(&self, version: u64) {
+        let interval = self.inner.options.checkpoint_interval.max(1);
+        if version % interval != 0 {
+            return;
+        }
+        let body = {
+            let state = self.read_state();
+            if state.version != version {
+                return;
+            }
+            match serde_json::to_vec(&*state) {
+                Ok(body) => body,
+                Err(e) => {
+                    log::warn!("checkpoint {version} not written: {e}");
+                    return;
+                }
+            }
+        };
+        // A missing checkpoint only makes opening slower; the commit stands.
+        if let Err(e) = self.inner.log.write_checkpoint(body.into(), version).await {
+            log::warn!("checkpoint {version} not written: {e}");
+        }
+    }
+
+    /// Creates an ingestion-tracked table.
+    pub async fn create_table(&self, name: &str, schema: Schema) -> Result<CommitInfo> {
+        validate_table_name(name)?;
+        validate_columns(&schema)?;
+        let schema = nullable(schema);
+        self.commit(|state| {
+            if state.tables.contains_key(name) {
+                return Err(TablesError::TableExists(name.to_string()));
+            }
+            Ok(vec![Action::CreateTable {
+                id: Uuid::new_v4(),
+                name: name.to_string(),
+                schema: schema.clone(),
+            }])
+        })
+        .await
+    }
+
+    /// Drops a table. With `if_exists`, a missing table is not an error.
+    pub async fn drop_table(&self, name: &str, if_exists: bool) -> Result<Option<CommitInfo>> {
+        self.refresh().await?;
+        if if_exists && !self.read_state().tables.contains_key(name) {
+            return Ok(None);
+        }
+        self.commit(|state| {
+            let table = state.table(name)?;
+            Ok(vec![Action::DropTable {
+                id: table.id,
+                name: name.to_string(),
+            }])
+        })
+        .await
+        .map(Some)
+    }
+
+    /// Ingests record batches into `table` as one commit.
+    pub async fn ingest(
+        &self,
+        table: &str,
+        batches: impl IntoIterator<Item = RecordBatch>,
+    ) -> Result<IngestReceipt> {
+        let stream = futures::stream::iter(batches.into_iter().map(Ok));
+        self.ingest_batches(table, None, stream).await
+    }
+
+    /// Ingests a stream of record batches into `table` as one commit. With
+    /// `create_with`, a missing table is created with that schema in the same commit.
+    pub async fn ingest_stream(
+        &self,
+        table: &str,
+        stream: SendableRecordBatchStream,
+        create_if_missing: bool,
+    ) -> Result<IngestReceipt> {
+        let create_with = create_if_missing.then(|| stream.schema());
+        self.ingest_batches(table, create_with, stream.map(|r| r.map_err(TablesError::from)))
+            .await
+    }
+
+    async fn ingest_batches<S>(
+        &self,
+        table: &str,
+        create_with: Option<SchemaRef>,
+        mut batches: S,
+    ) -> Result<IngestReceipt>
+    where
+        S: futures::Stream<Item = Result<RecordBatch>> + Unpin,
+    {
+        self.refresh().await?;
+        let existing = self
+            .read_state()
+            .tables
+            .get(table)
+            .map(|t| (t.id, Arc::clone(&t.schema)));
+        let (target, schema) = match (existing, create_with) {
+            (Some((id, schema)), _) => (Some(id), schema),
+            (None, Some(schema)) => {
+                validate_table_name(table)?;
+                validate_columns(&schema)?;
+                (None, Arc::new(nullable(schema.as_ref().clone())))
+            }
+            (None, None) => return Err(TablesError::TableNotFound(table.to_string())),
+        };
+
+        let mut writer = ExtentWriter::new(
+            self.object_store(),
+            table,
+            Arc::clone(&schema),
+            self.inner.options.max_rows_per_extent,
+        );
+        while let Some(batch) = batches.next().await {
+            let batch = batch?;
+            if batch.num_rows() > 0 {
+                writer.write(&batch).await?;
+            }
+        }
+        let rows = writer.rows();
+        let extents = writer.finish().await?;
+        if extents.is_empty() && target.is_some() {
+            return Ok(IngestReceipt {
+                commit: None,
+                rows: 0,
+                extents: 0,
+            });
+        }
+        let count = extents.len();
+        let commit = self
+            .commit(|state| add_extents_actions(state, table, target, &schema, &extents))
+            .await?;
+        Ok(IngestReceipt {
+            commit: Some(commit),
+            rows,
+            extents: count,
+        })
+    }
+
+    /// Every live table.
+    pub async fn tables(&self) -> Result<Vec<TableInfo>> {
+        self.refresh().await?;
+        Ok(self
+            .read_state()
+            .tables
+            .values()
+            .map(|t| TableInfo {
+                name: t.name.clone(),
+                schema: Arc::clone(&t.schema),
+                rows: t.rows(),
+                extents: t.extents.len(),
+                size: t.size(),
+            })
+            .collect())
+    }
+
+    /// The extents of `table`, in cursor order.
+    pub async fn extents(&self, table: &str) -> Result<Vec<Extent>> {
+        self.refresh().await?;
+        Ok(self.read_state().table(table)?.extents.clone())
+    }
+
+    /// The schema of `table`.
+    pub async fn table_schema(&self, table: &str) -> Result<SchemaRef> {
+        self.refresh().await?;
+        Ok(Arc::clone(&self.read_state().table(table)?.schema))
+    }
+
+    /// Resolves `range` against the newest state: the extents of table `id` in
+    /// range, how many extents the table has, and the resolved range.
+    pub async fn scope_extents(
+        &self,
+        id: Uuid,
+        name: &str,
+        range: &CursorRange,
+    ) -> Result<(Vec<Extent>, usize, CursorRange)> {
+        self.refresh().await?;
+        let state = self.read_state();
+        let current = state.cursor();
+        for bound in [Some(range.after), range.at_or_before].into_iter().flatten() {
+            if bound > current {
+                return Err(TablesError::CursorOutOfRange {
+                    cursor: bound.to_string(),
+                    current: current.to_string(),
+                });
+            }
+        }
+        let table: &TableState = state
+            .table_by_id(id)
+            .ok_or_else(|| TablesError::TableNotFound(name.to_string()))?;
+        let resolved = CursorRange::between(range.after, range.at_or_before.unwrap_or(current));
+        Ok((table.extents_in(&resolved).to_vec(), table.extents.len(), resolved))
+    }
+}
+
+fn add_extents_actions(
+    state: &DatabaseState,
+    table: &str,
+    target: Option<Uuid>,
+    schema: &SchemaRef,
+    extents: &[ExtentFile],
+) -> Result<Vec<Action>> {
+    let mut actions = Vec::new();
+    let table_id = match (state.tables.get(table), target) {
+        (Some(t), Some(id)) if t.id == id => id,
+        (Some(t), None) if t.schema.as_ref() == schema.as_ref() => t.id,
+        (Some(_), _) | (None, Some(_)) => {
+            return Err(TablesError::SchemaMismatch {
+                table: table.to_string(),
+                reason: "the table was dropped or re-created while the data was being written; nothing was ingested".into(),
+            })
+        }
+        (None, None) => {
+            let id = Uuid::new_v4();
+            actions.push(Action::CreateTable {
+                id,
+                name: table.to_string(),
+                schema: schema.as_ref().clone(),
+            });
+            id
+        }
+    };
+    actions.push(Action::AddExtents {
+        table_id,
+        extents: extents.to_vec(),
+    });
+    Ok(actions)
+}
+
+/// Every column of an ingestion-tracked table accepts nulls, as in Kusto.
+fn nullable(schema: Schema) -> Schema {
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
+/// Table names become object paths nowhere, but must stay SQL-friendly.
+pub fn validate_table_name(name: &str) -> Result<()> {
+    let invalid = |reason: &str| TablesError::InvalidName {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    };
+    if name.is_empty() {
+        return Err(invalid("names cannot be empty"));
+    }
+    if name.len() > 1024 {
+        return Err(invalid("names are at most 1024 bytes"));
+    }
+    if name.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+        return Err(invalid("names cannot contain '/', '\\' or control characters"));
+    }
+    if name == INGESTION_TIME_RESERVED {
+        return Err(invalid("the name is reserved"));
+    }
+    Ok(())
+}
+
+const INGESTION_TIME_RESERVED: &str = datafusion_export_udfs::INGESTION_TIME_COLUMN;
+
+fn validate_columns(schema: &Schema) -> Result<()> {
+    if schema.fields().is_empty() {
+        return Err(TablesError::InvalidName {
+            name: "(columns)".into(),
+            reason: "a table needs at least one column".into(),
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    for f in schema.fields() {
+        validate_table_name(f.name())?;
+        if !seen.insert(f.name().as_str()) {
+            return Err(TablesError::InvalidName {
+                name: f.name().clone(),
+                reason: "the column appears twice".into(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! The durable, ingestion-tracked database behind datafusion-export.
+//!
+//! A [`Database`] lives under one root URL on any `object_store`. Each ingestion is
+//! one commit of a put-if-absent log that assigns the commit's **cursor**, in commit
+//! order; tables are lists of immutable Parquet extents stamped with their commit's
+//! cursor and ingestion time. [`IngestionTable`] scans only the extents in a cursor
+//! range, so cursor-scoped queries cost what they read, not what the table holds.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use datafusion_export_tables::Database;
+//! let db = Database::open("./mydb").await?;
+//! let ctx = db.session_context();
+//! ctx.sql("CREATE VIEW recent AS SELECT * FROM T WHERE cursor_after('10')").await?;
+//! # Ok(()) }
+//! ```
+
+mod catalog;
+mod clock;
+mod database;
+mod error;
+mod extent_writer;
+mod insert_sink;
+pub mod log;
+mod provider;
+mod root;
+mod scan_exec;
+mod session;
+
+pub use catalog::DatabaseSchema;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use database::{
+    validate_table_name, CommitInfo, Database, DatabaseOptions, IngestReceipt, TableInfo,
+};
+pub use error::{Result, TablesError};
+pub use extent_writer::{conform_batch, extent_writer_properties, ExtentWriter};
+pub use insert_sink::IngestSink;
+pub use log::state::{DatabaseState, Extent, TableState};
+pub use provider::IngestionTable;
+pub use root::{open_root, redact_text, redact_url};
+pub use scan_exec::{ExtentScanExec, ScanScope};

@@ -1,0 +1,66 @@
+//! What a commit says: the log protocol, with no I/O.
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::datatypes::Schema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One immutable Parquet file of a table, as recorded in a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtentFile {
+    /// Extent id.
+    pub id: Uuid,
+    /// Object path relative to the database root.
+    pub path: String,
+    /// Number of records.
+    pub rows: u64,
+    /// Size of the file in bytes.
+    pub size: u64,
+}
+
+/// A change a commit makes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// A new ingestion-tracked table.
+    CreateTable {
+        /// Unique id; extents live under `tables/<id>/`.
+        id: Uuid,
+        /// Table name (unique among live tables).
+        name: String,
+        /// Columns.
+        schema: Schema,
+    },
+    /// Removes a table and its extents from the database.
+    DropTable {
+        /// The table's id.
+        id: Uuid,
+        /// The table's name, for readers of the log.
+        name: String,
+    },
+    /// Adds extents to a table: these records are ingested at this commit.
+    AddExtents {
+        /// The table's id.
+        table_id: Uuid,
+        /// The files.
+        extents: Vec<ExtentFile>,
+    },
+}
+
+/// One commit of the log: its sequence number is the cursor of everything it ingests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Commit {
+    /// The commit's cursor.
+    pub version: u64,
+    /// When the commit was made (never earlier than the previous commit's).
+    pub ingestion_time: DateTime<Utc>,
+    /// The changes, applied atomically.
+    pub actions: Vec<Action>,
+}
+
+/// The pointer to the newest checkpoint, kept so that opening reads one small object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastCheckpoint {
+    /// The version the checkpoint holds the state of.
+    pub version: u64,
+}

@@ -1,0 +1,149 @@
+//! Reading and writing the log on an object store.
+//!
+//! Layout under the database root:
+//!
+//! ```text
+//! _log/00000000000000000001.json             commit 1 (put-if-absent)
+//! _log/00000000000000000100.checkpoint.json  the whole state as of commit 100
+//! _log/_last_checkpoint                      {"version": 100}
+//! ```
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use super::action::{Commit, LastCheckpoint};
+use super::state::DatabaseState;
+use crate::error::{Result, TablesError};
+
+const LOG_DIR: &str = "_log";
+const LAST_CHECKPOINT: &str = "_log/_last_checkpoint";
+
+/// Outcome of trying to write a commit.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The commit is now part of the log.
+    Committed,
+    /// Another writer committed that version first.
+    Lost,
+}
+
+/// The commit log of one database.
+#[derive(Debug, Clone)]
+pub struct CommitLog {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl CommitLog {
+    /// The log stored in `store` (whose paths are relative to the database root).
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+
+    fn commit_path(version: u64) -> Path {
+        Path::from(format!("{LOG_DIR}/{version:020}.json"))
+    }
+
+    fn checkpoint_path(version: u64) -> Path {
+        Path::from(format!("{LOG_DIR}/{version:020}.checkpoint.json"))
+    }
+
+    /// Writes `commit` if no commit of that version exists.
+    pub async fn put_commit(&self, commit: &Commit) -> Result<PutOutcome> {
+        let body = serde_json::to_vec(commit)?;
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .store
+            .put_opts(&Self::commit_path(commit.version), PutPayload::from(body), opts)
+            .await
+        {
+            Ok(_) => Ok(PutOutcome::Committed),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(PutOutcome::Lost),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads commit `version`, or `None` if it does not exist (yet).
+    pub async fn read_commit(&self, version: u64) -> Result<Option<Commit>> {
+        let path = Self::commit_path(version);
+        let Some(bytes) = self.get_optional(&path).await? else {
+            return Ok(None);
+        };
+        let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| TablesError::CorruptLog {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })?;
+        if commit.version != version {
+            return Err(TablesError::CorruptLog {
+                path: path.to_string(),
+                reason: format!("holds version {}", commit.version),
+            });
+        }
+        Ok(Some(commit))
+    }
+
+    /// The newest checkpointed state, if any: one read of the pointer and one of
+    /// the checkpoint; a listing only when the pointer is missing.
+    pub async fn read_latest_checkpoint(&self) -> Result<Option<DatabaseState>> {
+        let version = match self.get_optional(&Path::from(LAST_CHECKPOINT)).await? {
+            Some(bytes) => match serde_json::from_slice::<LastCheckpoint>(&bytes) {
+                Ok(last) => Some(last.version),
+                Err(_) => self.find_latest_checkpoint().await?,
+            },
+            None => self.find_latest_checkpoint().await?,
+        };
+        let Some(version) = version else {
+            return Ok(None);
+        };
+        let path = Self::checkpoint_path(version);
+        let Some(bytes) = self.get_optional(&path).await? else {
+            return Ok(None);
+        };
+        let state: DatabaseState =
+            serde_json::from_slice(&bytes).map_err(|e| TablesError::CorruptLog {
+                path: path.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Some(state))
+    }
+
+    async fn find_latest_checkpoint(&self) -> Result<Option<u64>> {
+        let prefix = Path::from(LOG_DIR);
+        let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        Ok(metas
+            .iter()
+            .filter_map(|m| m.location.filename())
+            .filter_map(|name| name.strip_suffix(".checkpoint.json"))
+            .filter_map(|v| v.parse::<u64>().ok())
+            .max())
+    }
+
+    /// Writes a checkpoint of `state` and points `_last_checkpoint` at it.
+    ///
+    /// The checkpoint of a version is deterministic, so racing writers write the
+    /// same bytes; the pointer only ever makes opening faster, never changes results.
+    pub async fn write_checkpoint(&self, state: Bytes, version: u64) -> Result<()> {
+        self.store
+            .put(&Self::checkpoint_path(version), PutPayload::from(state))
+            .await?;
+        let pointer = serde_json::to_vec(&LastCheckpoint { version })?;
+        self.store
+            .put(&Path::from(LAST_CHECKPOINT), PutPayload::from(pointer))
+            .await?;
+        Ok(())
+    }
+
+    async fn get_optional(&self, path: &Path) -> Result<Option<Bytes>> {
+        match self.store.get(path).await {
+            Ok(r) => Ok(Some(r.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Installing a database into a DataFusion `SessionContext`.
+
+use std::sync::Arc;
+
+use datafusion::common::Result;
+use datafusion::execution::context::SessionContext;
+use datafusion_export_udfs::{cursor_functions, CurrentCursor, Cursor, CursorScopeRule};
+
+use crate::catalog::DatabaseSchema;
+use crate::database::Database;
+use crate::provider::IngestionTable;
+
+impl CurrentCursor for Database {
+    fn current_cursor(&self) -> Result<Cursor> {
+        Ok(Database::current_cursor(self))
+    }
+}
+
+impl Database {
+    /// A new `SessionContext` with this database installed (see [`Database::install`]).
+    pub fn session_context(&self) -> SessionContext {
+        let ctx = SessionContext::new();
+        self.install(&ctx);
+        ctx
+    }
+
+    /// Installs this database into `ctx`: its tables become the default schema
+    /// (`datafusion.public`), the cursor functions are registered, the
+    /// [`CursorScopeRule`] is added to the analyzer, and the database's object
+    /// store is registered for scans. Plain DataFusion SQL keeps working unchanged.
+    pub fn install(&self, ctx: &SessionContext) {
+        for udf in cursor_functions(Arc::new(self.clone())) {
+            ctx.register_udf(udf);
+        }
+        ctx.add_analyzer_rule(Arc::new(CursorScopeRule::new(IngestionTable::resolve)));
+        ctx.register_object_store(self.object_store_url().as_ref(), self.object_store());
+        let state = ctx.state();
+        let options = &state.config().options().catalog;
+        if let Some(catalog) = ctx.catalog(&options.default_catalog) {
+            // Replaces the default in-memory schema; nothing was registered in it yet
+            // by us, and a fresh context has nothing in it.
+            let _ = catalog.register_schema(&options.default_schema, Arc::new(DatabaseSchema::new(self.clone())));
+        }
+    }
+}
