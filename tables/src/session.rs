@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use datafusion::common::Result;
-use datafusion::execution::context::SessionContext;
+use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion_export_udfs::{cursor_functions, CurrentCursor, Cursor, CursorScopeRule};
 
 use crate::catalog::DatabaseSchema;
@@ -18,8 +18,12 @@ impl CurrentCursor for Database {
 
 impl Database {
     /// A new `SessionContext` with this database installed (see [`Database::install`]).
+    ///
+    /// Identifiers are case-sensitive, as in Kusto: `T` and `t` are different tables.
     pub fn session_context(&self) -> SessionContext {
-        let ctx = SessionContext::new();
+        let mut config = SessionConfig::new().with_information_schema(true);
+        config.options_mut().sql_parser.enable_ident_normalization = false;
+        let ctx = SessionContext::new_with_config(config);
         self.install(&ctx);
         ctx
     }

@@ -51,96 +51,123 @@ pub(crate) struct Lexed {
 }
 
 /// Tokenizes `text` with the generic SQL dialect (see the module docs).
+///
+/// To keep the work linear when `//` comments contain quotes (`// don't`),
+/// the text is tokenized in chunks that end right after an occurrence of
+/// `//`. A chunk's tokens are final except the last one, which may have been
+/// cut short (e.g. a string containing `http://`); in that case tokenizing
+/// resumes at that token with a chunk at least twice as long.
 pub(crate) fn lex(text: &str) -> Lexed {
     let masked = text.replace("/*!", "/* ");
+    let len = masked.len();
     let dialect = GenericDialect {};
     let mut tokens: Vec<Tok> = Vec::new();
-    // Byte offset at which the current tokenizer run starts.
+    // Byte offset of a token boundary where the next chunk starts.
     let mut base = 0usize;
-    'runs: loop {
-        let rest = masked.get(base..).unwrap_or("");
+    // The next chunk must end at or after this offset.
+    let mut min_cut = 0usize;
+    'chunks: loop {
+        let cut = next_cut(&masked, min_cut.max(base));
+        let chunk = masked.get(base..cut).unwrap_or("");
         let mut buf = Vec::new();
-        let result = Tokenizer::new(&dialect, rest).tokenize_with_location_into_buf(&mut buf);
-        let mut mapper = LocationMapper::new(rest);
-        let mut i = 0usize;
-        while let Some(t) = buf.get(i) {
+        let result = Tokenizer::new(&dialect, chunk).tokenize_with_location_into_buf(&mut buf);
+        let mut mapper = LocationMapper::new(chunk);
+        let pushed_before = tokens.len();
+        for t in &buf {
             let start = base + mapper.offset(t.span.start);
             let end = (base + mapper.offset(t.span.end)).max(start);
             if matches!(t.token, Token::DuckIntDiv) && masked.get(start..start + 2) == Some("//") {
-                // A `//` comment up to and including the end of the line.
-                let line_end = masked
-                    .get(start..)
-                    .and_then(|s| s.find('\n'))
-                    .map(|k| start + k + 1)
-                    .unwrap_or(masked.len());
-                let comment = text.get(start + 2..line_end).unwrap_or("").to_string();
-                tokens.push(Tok {
-                    token: Token::Whitespace(Whitespace::SingleLineComment {
-                        comment,
-                        prefix: "//".to_string(),
-                    }),
-                    start,
-                    end: line_end,
-                });
-                if line_end >= masked.len() {
-                    // The comment runs to the end of the text.
+                let line_end = push_slash_comment(text, &masked, start, &mut tokens);
+                if line_end >= len {
                     return Lexed {
                         tokens,
                         error: None,
                     };
                 }
-                // If this run has a token starting exactly at the next line,
-                // everything from there on is tokenized exactly as a fresh
-                // run would, so keep using it.
-                let mut j = i + 1;
-                let mut resume = None;
-                while let Some(u) = buf.get(j) {
-                    let s = base + mapper.offset(u.span.start);
-                    if s == line_end {
-                        resume = Some(j);
-                        break;
-                    }
-                    if s > line_end {
-                        break;
-                    }
-                    j += 1;
-                }
-                match resume {
-                    Some(j) => {
-                        i = j;
-                        continue;
-                    }
-                    None => {
-                        // The comment swallowed the line end (e.g. it
-                        // contained an unbalanced quote): tokenize again
-                        // from the next line.
-                        base = line_end;
-                        continue 'runs;
-                    }
-                }
+                base = line_end;
+                min_cut = line_end;
+                continue 'chunks;
             }
-            let mut token = t.token.clone();
-            if masked.get(start..end) != text.get(start..end) {
-                // The token contains `/*!` that was masked: re-read it.
-                if let Some(original) = text.get(start..end) {
-                    if let Ok(mut again) = Tokenizer::new(&dialect, original).tokenize() {
-                        if again.len() == 1 {
-                            if let Some(t) = again.pop() {
-                                token = t;
-                            }
-                        }
-                    }
-                }
-            }
-            tokens.push(Tok { token, start, end });
-            i += 1;
+            tokens.push(Tok {
+                token: unmasked(&dialect, text, &masked, &t.token, start, end),
+                start,
+                end,
+            });
         }
-        let error = result.err().map(|e| LexError {
-            offset: base + mapper.offset(e.location),
-            message: e.message,
-        });
-        return Lexed { tokens, error };
+        if cut >= len {
+            let error = result.err().map(|e| LexError {
+                offset: base + mapper.offset(e.location),
+                message: e.message,
+            });
+            return Lexed { tokens, error };
+        }
+        // The chunk ended early: its last token may be incomplete.
+        let span = cut.saturating_sub(base);
+        if tokens.len() > pushed_before {
+            if let Some(last) = tokens.pop() {
+                base = last.start;
+            }
+        }
+        min_cut = cut.max(base.saturating_add(span.saturating_mul(2)));
     }
+}
+
+/// End offset of the first `//` at or after `from`, or the text length.
+fn next_cut(masked: &str, from: usize) -> usize {
+    let mut from = from.min(masked.len());
+    while !masked.is_char_boundary(from) {
+        from += 1;
+    }
+    masked
+        .get(from..)
+        .and_then(|s| s.find("//"))
+        .map(|k| from + k + 2)
+        .unwrap_or(masked.len())
+}
+
+/// Pushes a `//` comment starting at `start` (up to and including the end of
+/// its line) and returns the offset just after it.
+fn push_slash_comment(text: &str, masked: &str, start: usize, tokens: &mut Vec<Tok>) -> usize {
+    let line_end = masked
+        .get(start..)
+        .and_then(|s| s.find('\n'))
+        .map(|k| start + k + 1)
+        .unwrap_or(masked.len());
+    let comment = text.get(start + 2..line_end).unwrap_or("").to_string();
+    tokens.push(Tok {
+        token: Token::Whitespace(Whitespace::SingleLineComment {
+            comment,
+            prefix: "//".to_string(),
+        }),
+        start,
+        end: line_end,
+    });
+    line_end
+}
+
+/// Re-reads a token whose text contained a masked `/*!` from the original
+/// text, so that string values are exact.
+fn unmasked(
+    dialect: &GenericDialect,
+    text: &str,
+    masked: &str,
+    token: &Token,
+    start: usize,
+    end: usize,
+) -> Token {
+    let original = text.get(start..end);
+    if masked.get(start..end) != original {
+        if let Some(original) = original {
+            if let Ok(mut again) = Tokenizer::new(dialect, original).tokenize() {
+                if again.len() == 1 {
+                    if let Some(t) = again.pop() {
+                        return t;
+                    }
+                }
+            }
+        }
+    }
+    token.clone()
 }
 
 /// Converts tokenizer locations (1-based line, 1-based column counted in
@@ -264,6 +291,106 @@ mod tests {
             .any(|t| matches!(t.token, Token::SemiColon)));
         let last = lexed.tokens.last().unwrap();
         assert_eq!(last.token, Token::SingleQuotedString("/*!x".into()));
+    }
+
+    /// Straightforward (quadratic in the worst case) version of [`lex`]:
+    /// restart the tokenizer after every `//` comment.
+    fn lex_reference(text: &str) -> Lexed {
+        let masked = text.replace("/*!", "/* ");
+        let dialect = GenericDialect {};
+        let mut tokens = Vec::new();
+        let mut base = 0usize;
+        'runs: loop {
+            let rest = masked.get(base..).unwrap_or("");
+            let mut buf = Vec::new();
+            let result = Tokenizer::new(&dialect, rest).tokenize_with_location_into_buf(&mut buf);
+            let mut mapper = LocationMapper::new(rest);
+            for t in &buf {
+                let start = base + mapper.offset(t.span.start);
+                let end = base + mapper.offset(t.span.end);
+                if matches!(t.token, Token::DuckIntDiv) {
+                    let line_end = push_slash_comment(text, &masked, start, &mut tokens);
+                    if line_end >= masked.len() {
+                        return Lexed {
+                            tokens,
+                            error: None,
+                        };
+                    }
+                    base = line_end;
+                    continue 'runs;
+                }
+                tokens.push(Tok {
+                    token: unmasked(&dialect, text, &masked, &t.token, start, end),
+                    start,
+                    end,
+                });
+            }
+            let error = result.err().map(|e| LexError {
+                offset: base + mapper.offset(e.location),
+                message: e.message,
+            });
+            return Lexed { tokens, error };
+        }
+    }
+
+    #[test]
+    fn chunked_lexing_matches_reference() {
+        let mut state = 0x0123_4567_89ab_cdefu64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u32
+        };
+        let pieces = [
+            "//", "/", "*", "/*", "*/", "/*!", "'", "\"", "`", "--", "\n", "\r", " ", "a", "1",
+            "e", "http://x", "$$", "$a$", "é", "😀", ";", "<|", ".", "_", "-", "|", "h'", "@",
+            "E'", "\\", "x'", "r'", "b\"", "U&'", "q'[", "]'", "<", ">", "=",
+        ];
+        for _ in 0..20_000 {
+            let n = (next() % 24) as usize;
+            let text: String = (0..n)
+                .map(|_| pieces[(next() as usize) % pieces.len()])
+                .collect();
+            let got = lex(&text);
+            let want = lex_reference(&text);
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn linear_on_many_slash_comments_with_quotes() {
+        let mut script = String::new();
+        for i in 0..3000 {
+            script.push_str(&format!("// don't stop {i}\nselect {i}, 'x' from t; /* it's // ok */\n"));
+        }
+        let started = std::time::Instant::now();
+        let lexed = lex(&script);
+        assert!(lexed.error.is_none());
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let slash_comments = lexed
+            .tokens
+            .iter()
+            .filter(|t| {
+                matches!(&t.token, Token::Whitespace(Whitespace::SingleLineComment { prefix, .. }) if prefix == "//")
+            })
+            .count();
+        assert_eq!(slash_comments, 3000);
+        let small: String = script.lines().take(200).map(|l| format!("{l}\n")).collect();
+        assert_eq!(lex(&small), lex_reference(&small));
+    }
+
+    #[test]
+    fn long_token_with_many_slashes() {
+        let mut script = String::from("/*");
+        for i in 0..3000 {
+            script.push_str(&format!(" // x{i} 'q\n"));
+        }
+        script.push_str("*/ select 1");
+        let lexed = lex(&script);
+        assert!(lexed.error.is_none());
+        assert_eq!(lexed.tokens.len(), 5);
+        assert_eq!(lexed, lex_reference(&script));
     }
 
     #[test]

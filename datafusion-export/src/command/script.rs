@@ -191,3 +191,16 @@ mod tests {
         }
     }
 }
+#[cfg(test)]
+mod perf_probe {
+    #[test]
+    fn perf_probe() {
+        let mut script = String::new();
+        for i in 0..2000 {
+            script.push_str(&format!("// don't do {i}\nselect {i}, 'x' from t;\n"));
+        }
+        let t = std::time::Instant::now();
+        let s = super::split_statements(&script).unwrap();
+        eprintln!("{} statements, {} bytes in {:?}", s.len(), script.len(), t.elapsed());
+    }
+}

@@ -1,0 +1,122 @@
+//! `.create table`, `.drop table`, `.show tables`, `.show table T extents|schema`,
+//! and SQL `CREATE TABLE`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::logical_expr::{CreateMemoryTable, LogicalPlan};
+use datafusion_export_tables::{Database, TablesError};
+
+use crate::command::ColumnDef;
+use crate::engine::Engine;
+use crate::error::{ExportError, Result};
+use crate::kusto_types::{arrow_type, kusto_name};
+use crate::results::ResultBuilder;
+
+fn schema_text(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}:{}", f.name(), kusto_name(f.data_type())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `.create table T (a:long, …)`.
+pub async fn create_table(db: &Database, name: &str, columns: &[ColumnDef]) -> Result<RecordBatch> {
+    let schema = Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(&c.name, arrow_type(c.kusto_type), true))
+            .collect::<Vec<_>>(),
+    );
+    let text = schema_text(&schema);
+    let commit = db.create_table(name, schema).await?;
+    ResultBuilder::new()
+        .strings("TableName", [Some(name)])
+        .strings("Schema", [Some(text)])
+        .strings("Cursor", [Some(commit.cursor.to_string())])
+        .build()
+}
+
+/// SQL `CREATE TABLE T (…)` / `CREATE TABLE T AS SELECT …`: a durable table, its
+/// initial rows (if any) ingested in the same commit.
+pub async fn create_table_from_sql(engine: &Engine, create: CreateMemoryTable) -> Result<()> {
+    let db = engine.database();
+    let name = create.name.table().to_string();
+    if create.or_replace {
+        return Err(ExportError::Invalid(format!(
+            "CREATE OR REPLACE TABLE is not supported for durable tables: drop '{name}' first (`.drop table {name}`)"
+        )));
+    }
+    db.refresh().await?;
+    if db.state().tables.contains_key(&name) {
+        return if create.if_not_exists {
+            Ok(())
+        } else {
+            Err(TablesError::TableExists(name).into())
+        };
+    }
+    match create.input.as_ref() {
+        LogicalPlan::EmptyRelation(e) if !e.produce_one_row => {
+            let schema = create.input.schema().as_arrow().clone();
+            db.create_table(&name, schema).await?;
+        }
+        input => {
+            let frame = engine
+                .context()
+                .execute_logical_plan(input.clone())
+                .await?;
+            let stream = frame.execute_stream().await?;
+            db.ingest_stream(&name, stream, true).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `.drop table T [ifexists]`.
+pub async fn drop_table(db: &Database, name: &str, if_exists: bool) -> Result<RecordBatch> {
+    let commit = db.drop_table(name, if_exists).await?;
+    ResultBuilder::new()
+        .strings("TableName", [Some(name)])
+        .bools("Dropped", [Some(commit.is_some())])
+        .strings("Cursor", [commit.map(|c| c.cursor.to_string())])
+        .build()
+}
+
+/// `.show tables`.
+pub async fn show_tables(db: &Database) -> Result<RecordBatch> {
+    let tables = db.tables().await?;
+    ResultBuilder::new()
+        .strings("TableName", tables.iter().map(|t| Some(t.name.as_str())))
+        .strings("Schema", tables.iter().map(|t| Some(schema_text(&t.schema))))
+        .longs("Extents", tables.iter().map(|t| Some(t.extents as i64)))
+        .longs("RowCount", tables.iter().map(|t| Some(t.rows as i64)))
+        .longs("SizeInBytes", tables.iter().map(|t| Some(t.size as i64)))
+        .build()
+}
+
+/// `.show table T extents`.
+pub async fn show_extents(db: &Database, name: &str) -> Result<RecordBatch> {
+    let extents = db.extents(name).await?;
+    ResultBuilder::new()
+        .strings("ExtentId", extents.iter().map(|e| Some(e.file.id.to_string())))
+        .strings("TableName", extents.iter().map(|_| Some(name)))
+        .strings("Cursor", extents.iter().map(|e| Some(e.cursor.to_string())))
+        .times("IngestionTime", extents.iter().map(|e| Some(e.ingestion_time)))
+        .longs("RowCount", extents.iter().map(|e| Some(e.file.rows as i64)))
+        .longs("SizeInBytes", extents.iter().map(|e| Some(e.file.size as i64)))
+        .build()
+}
+
+/// `.show table T [schema]`.
+pub async fn show_schema(db: &Database, name: &str) -> Result<RecordBatch> {
+    let schema: Arc<Schema> = db.table_schema(name).await?;
+    let fields = schema.fields();
+    ResultBuilder::new()
+        .strings("ColumnName", fields.iter().map(|f| Some(f.name().as_str())))
+        .strings("ColumnType", fields.iter().map(|f| Some(kusto_name(f.data_type()))))
+        .strings("ArrowType", fields.iter().map(|f| Some(f.data_type().to_string())))
+        .build()
+}
