@@ -32,7 +32,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("db", &self.db.root()).finish()
+        f.debug_struct("Engine")
+            .field("db", &self.db.root())
+            .finish()
     }
 }
 
@@ -97,7 +99,9 @@ impl Engine {
             Command::ShowTableExtents { name } => {
                 table_commands::show_extents(&self.db, &name).await?
             }
-            Command::ShowTableSchema { name } => table_commands::show_schema(&self.db, &name).await?,
+            Command::ShowTableSchema { name } => {
+                table_commands::show_schema(&self.db, &name).await?
+            }
             Command::Append {
                 table,
                 query,
@@ -112,7 +116,16 @@ impl Engine {
                 table,
                 sources,
                 properties,
-            } => ingest_commands::ingest_from_storage(&self.db, &self.ctx, &table, &sources, &properties).await?,
+            } => {
+                ingest_commands::ingest_from_storage(
+                    &self.db,
+                    &self.ctx,
+                    &table,
+                    &sources,
+                    &properties,
+                )
+                .await?
+            }
         };
         Ok(self.ctx.read_batch(batch)?)
     }
@@ -138,7 +151,9 @@ impl Engine {
             LogicalPlan::Ddl(DdlStatement::DropTable(drop))
                 if self.db.state().tables.contains_key(drop.name.table()) =>
             {
-                self.db.drop_table(drop.name.table(), drop.if_exists).await?;
+                self.db
+                    .drop_table(drop.name.table(), drop.if_exists)
+                    .await?;
                 Ok(self.ctx.read_batch(crate::results::empty())?)
             }
             plan => Ok(self.ctx.execute_logical_plan(plan).await?),

@@ -70,7 +70,11 @@ impl SourceFormat {
     }
 
     fn from_path(path: &str) -> Option<Self> {
-        let path = path.split(['?', ';']).next().unwrap_or(path).to_ascii_lowercase();
+        let path = path
+            .split(['?', ';'])
+            .next()
+            .unwrap_or(path)
+            .to_ascii_lowercase();
         let ext = path.rsplit('.').next()?;
         Self::parse(ext)
     }
@@ -103,9 +107,10 @@ pub async fn ingest_from_storage(
                 })?);
             }
             "ignorefirstrecord" => {
-                ignore_first_record = p.value.as_bool().ok_or_else(|| {
-                    ExportError::property(&p.name, "expected true or false")
-                })?;
+                ignore_first_record = p
+                    .value
+                    .as_bool()
+                    .ok_or_else(|| ExportError::property(&p.name, "expected true or false"))?;
             }
             _ => {
                 return Err(ExportError::property(
@@ -116,7 +121,9 @@ pub async fn ingest_from_storage(
         }
     }
     let Some(first) = sources.first() else {
-        return Err(ExportError::Invalid(".ingest needs at least one source URL".into()));
+        return Err(ExportError::Invalid(
+            ".ingest needs at least one source URL".into(),
+        ));
     };
     let format = match format.or_else(|| SourceFormat::from_path(first.expose())) {
         Some(f) => f,
@@ -141,11 +148,17 @@ pub async fn ingest_from_storage(
                 .has_header(ignore_first_record)
                 .newlines_in_values(true)
                 .file_extension("")
-                .delimiter(if format == SourceFormat::Tsv { b'\t' } else { b',' });
+                .delimiter(if format == SourceFormat::Tsv {
+                    b'\t'
+                } else {
+                    b','
+                });
             ctx.read_csv(paths, options).await?
         }
         SourceFormat::Json => {
-            let options = JsonReadOptions::default().schema(&schema).file_extension("");
+            let options = JsonReadOptions::default()
+                .schema(&schema)
+                .file_extension("");
             ctx.read_json(paths, options).await?
         }
         SourceFormat::Parquet => {
@@ -170,7 +183,8 @@ fn register_source(ctx: &SessionContext, source: &SecretString) -> Result<String
     }
     match Url::parse(text) {
         Ok(url) if url.scheme().len() > 1 && url.scheme() != "file" => {
-            let (store, _) = object_store::parse_url(&url).map_err(|e| bad(&redact_url(&e.to_string())))?;
+            let (store, _) =
+                object_store::parse_url(&url).map_err(|e| bad(&redact_url(&e.to_string())))?;
             let base = Url::parse(&format!("{}://{}", url.scheme(), url.authority()))
                 .map_err(|e| bad(&e.to_string()))?;
             ctx.register_object_store(&base, Arc::from(store));

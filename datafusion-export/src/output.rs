@@ -20,7 +20,11 @@ pub enum OutputFormat {
 }
 
 /// Writes `batches` to `out`. Results without columns (DDL, for instance) print nothing.
-pub fn write_batches(out: &mut dyn Write, batches: &[RecordBatch], format: OutputFormat) -> Result<()> {
+pub fn write_batches(
+    out: &mut dyn Write,
+    batches: &[RecordBatch],
+    format: OutputFormat,
+) -> Result<()> {
     let Some(first) = batches.first() else {
         return Ok(());
     };

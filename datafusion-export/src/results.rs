@@ -24,13 +24,18 @@ impl ResultBuilder {
     }
 
     fn push(mut self, name: &str, column: ArrayRef) -> Self {
-        self.fields.push(Field::new(name, column.data_type().clone(), true));
+        self.fields
+            .push(Field::new(name, column.data_type().clone(), true));
         self.columns.push(column);
         self
     }
 
     /// A string column.
-    pub fn strings<S: AsRef<str>>(self, name: &str, values: impl IntoIterator<Item = Option<S>>) -> Self {
+    pub fn strings<S: AsRef<str>>(
+        self,
+        name: &str,
+        values: impl IntoIterator<Item = Option<S>>,
+    ) -> Self {
         let array: StringArray = values.into_iter().collect();
         self.push(name, Arc::new(array))
     }
@@ -46,7 +51,11 @@ impl ResultBuilder {
     }
 
     /// A UTC timestamp column.
-    pub fn times(self, name: &str, values: impl IntoIterator<Item = Option<DateTime<Utc>>>) -> Self {
+    pub fn times(
+        self,
+        name: &str,
+        values: impl IntoIterator<Item = Option<DateTime<Utc>>>,
+    ) -> Self {
         let array: TimestampNanosecondArray = values
             .into_iter()
             .map(|t| t.and_then(|t| t.timestamp_nanos_opt()))

@@ -64,10 +64,7 @@ pub async fn create_table_from_sql(engine: &Engine, create: CreateMemoryTable) -
             db.create_table(&name, schema).await?;
         }
         input => {
-            let frame = engine
-                .context()
-                .execute_logical_plan(input.clone())
-                .await?;
+            let frame = engine.context().execute_logical_plan(input.clone()).await?;
             let stream = frame.execute_stream().await?;
             db.ingest_stream(&name, stream, true).await?;
         }
@@ -90,7 +87,10 @@ pub async fn show_tables(db: &Database) -> Result<RecordBatch> {
     let tables = db.tables().await?;
     ResultBuilder::new()
         .strings("TableName", tables.iter().map(|t| Some(t.name.as_str())))
-        .strings("Schema", tables.iter().map(|t| Some(schema_text(&t.schema))))
+        .strings(
+            "Schema",
+            tables.iter().map(|t| Some(schema_text(&t.schema))),
+        )
         .longs("Extents", tables.iter().map(|t| Some(t.extents as i64)))
         .longs("RowCount", tables.iter().map(|t| Some(t.rows as i64)))
         .longs("SizeInBytes", tables.iter().map(|t| Some(t.size as i64)))
@@ -101,12 +101,21 @@ pub async fn show_tables(db: &Database) -> Result<RecordBatch> {
 pub async fn show_extents(db: &Database, name: &str) -> Result<RecordBatch> {
     let extents = db.extents(name).await?;
     ResultBuilder::new()
-        .strings("ExtentId", extents.iter().map(|e| Some(e.file.id.to_string())))
+        .strings(
+            "ExtentId",
+            extents.iter().map(|e| Some(e.file.id.to_string())),
+        )
         .strings("TableName", extents.iter().map(|_| Some(name)))
         .strings("Cursor", extents.iter().map(|e| Some(e.cursor.to_string())))
-        .times("IngestionTime", extents.iter().map(|e| Some(e.ingestion_time)))
+        .times(
+            "IngestionTime",
+            extents.iter().map(|e| Some(e.ingestion_time)),
+        )
         .longs("RowCount", extents.iter().map(|e| Some(e.file.rows as i64)))
-        .longs("SizeInBytes", extents.iter().map(|e| Some(e.file.size as i64)))
+        .longs(
+            "SizeInBytes",
+            extents.iter().map(|e| Some(e.file.size as i64)),
+        )
         .build()
 }
 
@@ -116,7 +125,13 @@ pub async fn show_schema(db: &Database, name: &str) -> Result<RecordBatch> {
     let fields = schema.fields();
     ResultBuilder::new()
         .strings("ColumnName", fields.iter().map(|f| Some(f.name().as_str())))
-        .strings("ColumnType", fields.iter().map(|f| Some(kusto_name(f.data_type()))))
-        .strings("ArrowType", fields.iter().map(|f| Some(f.data_type().to_string())))
+        .strings(
+            "ColumnType",
+            fields.iter().map(|f| Some(kusto_name(f.data_type()))),
+        )
+        .strings(
+            "ArrowType",
+            fields.iter().map(|f| Some(f.data_type().to_string())),
+        )
         .build()
 }

@@ -32,8 +32,12 @@ impl DatabaseSchema {
         }
     }
 
-    fn session_tables(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<dyn TableProvider>>> {
-        self.session_tables.read().unwrap_or_else(|p| p.into_inner())
+    fn session_tables(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<dyn TableProvider>>> {
+        self.session_tables
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -54,7 +58,12 @@ impl SchemaProvider for DatabaseSchema {
             .get(name)
             .map(|t| (t.id, Arc::clone(&t.schema)));
         if let Some((id, schema)) = durable {
-            return Ok(Some(Arc::new(IngestionTable::new(self.db.clone(), id, name, schema))));
+            return Ok(Some(Arc::new(IngestionTable::new(
+                self.db.clone(),
+                id,
+                name,
+                schema,
+            ))));
         }
         Ok(self.session_tables().get(name).cloned())
     }
@@ -67,7 +76,10 @@ impl SchemaProvider for DatabaseSchema {
         if self.db.state().tables.contains_key(&name) {
             return plan_err!("table '{name}' already exists in the database");
         }
-        let mut tables = self.session_tables.write().unwrap_or_else(|p| p.into_inner());
+        let mut tables = self
+            .session_tables
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         Ok(tables.insert(name, table))
     }
 
@@ -77,7 +89,10 @@ impl SchemaProvider for DatabaseSchema {
                 "'{name}' is a durable table: drop it with `.drop table {name}` or SQL DROP TABLE through the command layer"
             );
         }
-        let mut tables = self.session_tables.write().unwrap_or_else(|p| p.into_inner());
+        let mut tables = self
+            .session_tables
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         Ok(tables.remove(name))
     }
 

@@ -154,7 +154,8 @@ impl Database {
                 other => other,
             })?
             .unwrap_or_default();
-        let store_url = ObjectStoreUrl::parse(format!("dfexport://db-{}", Uuid::new_v4().simple()))?;
+        let store_url =
+            ObjectStoreUrl::parse(format!("dfexport://db-{}", Uuid::new_v4().simple()))?;
         let db = Database {
             inner: Arc::new(Inner {
                 root: root.to_string(),
@@ -263,7 +264,7 @@ impl Database {
 
     async fn maybe_checkpoint(&self, version: u64) {
         let interval = self.inner.options.checkpoint_interval.max(1);
-        if version % interval != 0 {
+        if !version.is_multiple_of(interval) {
             return;
         }
         let body = {
@@ -339,8 +340,12 @@ impl Database {
         create_if_missing: bool,
     ) -> Result<IngestReceipt> {
         let create_with = create_if_missing.then(|| stream.schema());
-        self.ingest_batches(table, create_with, stream.map(|r| r.map_err(TablesError::from)))
-            .await
+        self.ingest_batches(
+            table,
+            create_with,
+            stream.map(|r| r.map_err(TablesError::from)),
+        )
+        .await
     }
 
     async fn ingest_batches<S>(
@@ -440,7 +445,10 @@ impl Database {
         self.refresh().await?;
         let state = self.read_state();
         let current = state.cursor();
-        for bound in [Some(range.after), range.at_or_before].into_iter().flatten() {
+        for bound in [Some(range.after), range.at_or_before]
+            .into_iter()
+            .flatten()
+        {
             if bound > current {
                 return Err(TablesError::CursorOutOfRange {
                     cursor: bound.to_string(),
@@ -452,7 +460,11 @@ impl Database {
             .table_by_id(id)
             .ok_or_else(|| TablesError::TableNotFound(name.to_string()))?;
         let resolved = CursorRange::between(range.after, range.at_or_before.unwrap_or(current));
-        Ok((table.extents_in(&resolved).to_vec(), table.extents.len(), resolved))
+        Ok((
+            table.extents_in(&resolved).to_vec(),
+            table.extents.len(),
+            resolved,
+        ))
     }
 }
 
@@ -512,8 +524,13 @@ pub fn validate_table_name(name: &str) -> Result<()> {
     if name.len() > 1024 {
         return Err(invalid("names are at most 1024 bytes"));
     }
-    if name.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
-        return Err(invalid("names cannot contain '/', '\\' or control characters"));
+    if name
+        .chars()
+        .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        return Err(invalid(
+            "names cannot contain '/', '\\' or control characters",
+        ));
     }
     if name == INGESTION_TIME_RESERVED {
         return Err(invalid("the name is reserved"));

@@ -6,9 +6,9 @@ use datafusion::arrow::array::{new_null_array, ArrayRef, RecordBatch};
 use datafusion::arrow::compute::{cast_with_options, CastOptions};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::async_writer::AsyncArrowWriter;
-use object_store::buffered::BufWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
+use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::ObjectStore;
 use uuid::Uuid;
@@ -36,7 +36,12 @@ pub struct ExtentWriter {
 
 impl ExtentWriter {
     /// A writer for `table` with columns `schema`.
-    pub fn new(store: Arc<dyn ObjectStore>, table: &str, schema: SchemaRef, max_rows: usize) -> Self {
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        table: &str,
+        schema: SchemaRef,
+        max_rows: usize,
+    ) -> Self {
         Self {
             store,
             table: table.to_string(),
@@ -234,7 +239,11 @@ mod tests {
         )])
         .unwrap();
         let err = conform_batch("T", &table_schema(), &wrong).unwrap_err();
-        assert!(err.to_string().contains("column 'a' is Utf8 in the data but Int64"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("column 'a' is Utf8 in the data but Int64"),
+            "{err}"
+        );
         let extra = RecordBatch::try_from_iter(vec![(
             "zz",
             Arc::new(StringArray::from(vec!["x"])) as ArrayRef,

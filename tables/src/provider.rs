@@ -99,7 +99,8 @@ impl IngestionTable {
             let mut file = PartitionedFile::new(extent.file.path.clone(), extent.file.size);
             if with_time {
                 let nanos = extent.ingestion_time.timestamp_nanos_opt();
-                file.partition_values = vec![ScalarValue::TimestampNanosecond(nanos, Some("UTC".into()))];
+                file.partition_values =
+                    vec![ScalarValue::TimestampNanosecond(nanos, Some("UTC".into()))];
             }
             if let Some(bucket) = buckets.iter_mut().min_by_key(|(bytes, _)| *bytes) {
                 bucket.0 += extent.file.size;
@@ -127,7 +128,12 @@ impl CursorScopedTable for IngestionTable {
         let mut t = self.scoped(range);
         t.with_ingestion_time = include;
         t.schema = if include {
-            let mut fields: Vec<Field> = self.columns.fields().iter().map(|f| f.as_ref().clone()).collect();
+            let mut fields: Vec<Field> = self
+                .columns
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
             fields.push(Self::ingestion_time_field());
             Arc::new(Schema::new(fields))
         } else {
@@ -154,7 +160,10 @@ impl TableProvider for IngestionTable {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let (extents, total, resolved) = self.db.scope_extents(self.id, &self.name, &self.scope).await?;
+        let (extents, total, resolved) = self
+            .db
+            .scope_extents(self.id, &self.name, &self.scope)
+            .await?;
         let scope = ScanScope {
             table: self.name.clone(),
             range: resolved,
@@ -164,12 +173,16 @@ impl TableProvider for IngestionTable {
         };
         if extents.is_empty() {
             let schema = project_schema(&self.schema, projection)?;
-            return Ok(Arc::new(ExtentScanExec::new(Arc::new(EmptyExec::new(schema)), scope)));
+            return Ok(Arc::new(ExtentScanExec::new(
+                Arc::new(EmptyExec::new(schema)),
+                scope,
+            )));
         }
 
         let runtime = state.runtime_env();
         if runtime.object_store(self.db.object_store_url()).is_err() {
-            runtime.register_object_store(self.db.object_store_url().as_ref(), self.db.object_store());
+            runtime
+                .register_object_store(self.db.object_store_url().as_ref(), self.db.object_store());
         }
         let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
         let partition_cols = if self.with_ingestion_time {
@@ -180,12 +193,19 @@ impl TableProvider for IngestionTable {
         let table_schema = TableSchema::builder(Arc::clone(&self.columns))
             .with_table_partition_cols(partition_cols)
             .build();
-        let groups = Self::file_groups(&extents, state.config().target_partitions(), self.with_ingestion_time);
-        let config = FileScanConfigBuilder::new(self.db.object_store_url().clone(), format.file_source(table_schema))
-            .with_file_groups(groups)
-            .with_projection_indices(projection.cloned())?
-            .with_limit(limit)
-            .build();
+        let groups = Self::file_groups(
+            &extents,
+            state.config().target_partitions(),
+            self.with_ingestion_time,
+        );
+        let config = FileScanConfigBuilder::new(
+            self.db.object_store_url().clone(),
+            format.file_source(table_schema),
+        )
+        .with_file_groups(groups)
+        .with_projection_indices(projection.cloned())?
+        .with_limit(limit)
+        .build();
         let plan = format.create_physical_plan(state, config).await?;
         Ok(Arc::new(ExtentScanExec::new(plan, scope)))
     }

@@ -79,7 +79,10 @@ impl DisplayAs for ExtentScanExec {
         write!(
             f,
             "ExtentScanExec: table={}, cursor={}, extents={} of {}",
-            self.scope.table, self.scope.range, self.scope.extents_scanned, self.scope.extents_total
+            self.scope.table,
+            self.scope.range,
+            self.scope.extents_scanned,
+            self.scope.extents_total
         )
     }
 }

@@ -43,7 +43,10 @@ impl Database {
         if let Some(catalog) = ctx.catalog(&options.default_catalog) {
             // Replaces the default in-memory schema; nothing was registered in it yet
             // by us, and a fresh context has nothing in it.
-            let _ = catalog.register_schema(&options.default_schema, Arc::new(DatabaseSchema::new(self.clone())));
+            let _ = catalog.register_schema(
+                &options.default_schema,
+                Arc::new(DatabaseSchema::new(self.clone())),
+            );
         }
     }
 }

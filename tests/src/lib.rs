@@ -1,1 +1,220 @@
+//! Support for the end-to-end tests: an instrumented `ObjectStore` that counts
+//! requests and injects faults or races, and small helpers.
 
+use std::fmt;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+};
+
+/// Request counters of an [`InstrumentedStore`].
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// `get_opts` / `get_ranges` calls.
+    pub gets: AtomicUsize,
+    /// `put_opts` calls.
+    pub puts: AtomicUsize,
+    /// `put` calls with `PutMode::Create` that lost (`AlreadyExists`).
+    pub lost_creates: AtomicUsize,
+    /// `list*` calls.
+    pub lists: AtomicUsize,
+}
+
+impl Counts {
+    /// GETs so far.
+    pub fn gets(&self) -> usize {
+        self.gets.load(Ordering::SeqCst)
+    }
+    /// LISTs so far.
+    pub fn lists(&self) -> usize {
+        self.lists.load(Ordering::SeqCst)
+    }
+    /// Lost put-if-absent races so far.
+    pub fn lost_creates(&self) -> usize {
+        self.lost_creates.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs before a put of a matching path; may return an error to fail the put.
+pub type PutHook = Box<dyn FnMut(&Path) -> Option<BoxFuture<'static, Result<()>>> + Send>;
+
+/// An `ObjectStore` wrapper that counts requests and can run a hook before puts
+/// (to fail them, or to let a "competing process" win a race first).
+pub struct InstrumentedStore {
+    inner: Arc<dyn ObjectStore>,
+    /// The counters.
+    pub counts: Arc<Counts>,
+    hook: Mutex<Option<PutHook>>,
+}
+
+impl fmt::Debug for InstrumentedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InstrumentedStore({})", self.inner)
+    }
+}
+
+impl fmt::Display for InstrumentedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InstrumentedStore({})", self.inner)
+    }
+}
+
+impl InstrumentedStore {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn ObjectStore>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            counts: Arc::new(Counts::default()),
+            hook: Mutex::new(None),
+        })
+    }
+
+    /// Sets the hook run before every put (`None` clears it).
+    pub fn set_put_hook(&self, hook: Option<PutHook>) {
+        *self.hook.lock().unwrap() = hook;
+    }
+
+    async fn before_put(&self, location: &Path) -> Result<()> {
+        let pending = {
+            let mut hook = self.hook.lock().unwrap();
+            hook.as_mut().and_then(|h| h(location))
+        };
+        match pending {
+            Some(f) => f.await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// An injected failure.
+pub fn injected_error(location: &Path) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "InstrumentedStore",
+        source: format!("injected failure writing {location}").into(),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for InstrumentedStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
+        self.counts.puts.fetch_add(1, Ordering::SeqCst);
+        self.before_put(location).await?;
+        let result = self.inner.put_opts(location, payload, opts).await;
+        if matches!(result, Err(object_store::Error::AlreadyExists { .. })) {
+            self.counts.lost_creates.fetch_add(1, Ordering::SeqCst);
+        }
+        result
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> Result<Box<dyn MultipartUpload>> {
+        self.before_put(location).await?;
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        self.counts.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get_opts(location, options).await
+    }
+
+    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        self.counts.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.counts.lists.fetch_add(1, Ordering::SeqCst);
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.counts.lists.fetch_add(1, Ordering::SeqCst);
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.counts.lists.fetch_add(1, Ordering::SeqCst);
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// A batch of `(id: long, s: string)` with the given ids.
+pub fn id_batch(ids: &[i64]) -> RecordBatch {
+    let strings: Vec<String> = ids.iter().map(|i| format!("row-{i}")).collect();
+    RecordBatch::try_from_iter(vec![
+        ("id", Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef),
+        ("s", Arc::new(StringArray::from(strings)) as ArrayRef),
+    ])
+    .unwrap()
+}
+
+/// All values of an Int64 column named `name` across `batches`.
+pub fn i64_column(batches: &[RecordBatch], name: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let column = batch
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", batch.schema()));
+        let values = column
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap_or_else(|| panic!("column {name} is {}", column.data_type()));
+        out.extend(values.iter().flatten());
+    }
+    out
+}
+
+/// All values of a string column named `name` across `batches`.
+pub fn string_column(batches: &[RecordBatch], name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let column = datafusion::arrow::compute::cast(
+            batch
+                .column_by_name(name)
+                .unwrap_or_else(|| panic!("no column {name}")),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let values = column.as_any().downcast_ref::<StringArray>().unwrap();
+        out.extend(values.iter().map(|v| v.unwrap_or("").to_string()));
+    }
+    out
+}
+
+/// Total rows across `batches`.
+pub fn row_count(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(|b| b.num_rows()).sum()
+}

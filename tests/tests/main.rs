@@ -1,1 +1,10 @@
+//! End-to-end tests: one test binary, one module per area.
 
+mod bad_input;
+mod checkpoint;
+mod cli;
+mod concurrency;
+mod cursors;
+mod ingestion;
+mod persistence;
+mod pushdown;

@@ -77,7 +77,10 @@ mod tests {
     fn parses_and_formats() {
         assert_eq!("0".parse::<Cursor>().unwrap(), Cursor::BEGINNING);
         assert_eq!(" 17 ".parse::<Cursor>().unwrap(), Cursor::new(17));
-        assert_eq!(Cursor::new(18446744073709551615).to_string(), "18446744073709551615");
+        assert_eq!(
+            Cursor::new(18446744073709551615).to_string(),
+            "18446744073709551615"
+        );
         assert_eq!(Cursor::parse_optional(None).unwrap(), Cursor::BEGINNING);
         assert_eq!(Cursor::parse_optional(Some("")).unwrap(), Cursor::BEGINNING);
     }

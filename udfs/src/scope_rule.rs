@@ -69,10 +69,16 @@ impl CursorScopeRule {
 
     fn scoped(&self, scan: &TableScan) -> Option<Arc<dyn TableProvider>> {
         let provider = source_as_provider(&scan.source).ok()?;
-        (self.resolve)(provider.as_ref()).is_some().then_some(provider)
+        (self.resolve)(provider.as_ref())
+            .is_some()
+            .then_some(provider)
     }
 
-    fn apply_scopes(&self, plan: LogicalPlan, inherited: Option<CursorRange>) -> Result<LogicalPlan> {
+    fn apply_scopes(
+        &self,
+        plan: LogicalPlan,
+        inherited: Option<CursorRange>,
+    ) -> Result<LogicalPlan> {
         // Subqueries in expressions (`IN (SELECT …)`, `EXISTS`) are not part of the
         // WHERE's FROM: they start unscoped.
         let plan = plan
@@ -124,7 +130,10 @@ impl CursorScopeRule {
         }
         let input = self.apply_scopes(Arc::unwrap_or_clone(filter.input), range)?;
         match conjunction(rest) {
-            Some(predicate) => Ok(LogicalPlan::Filter(Filter::try_new(predicate, Arc::new(input))?)),
+            Some(predicate) => Ok(LogicalPlan::Filter(Filter::try_new(
+                predicate,
+                Arc::new(input),
+            )?)),
             None => Ok(input),
         }
     }
@@ -292,7 +301,9 @@ fn cursor_argument(kind: CursorPredicateKind, args: &[Expr]) -> Result<Cursor> {
     })??;
     match text {
         None => Ok(Cursor::BEGINNING),
-        Some(t) => Cursor::parse_optional(Some(&t)).map_err(|e| plan_datafusion_err!("{name}(): {e}")),
+        Some(t) => {
+            Cursor::parse_optional(Some(&t)).map_err(|e| plan_datafusion_err!("{name}(): {e}"))
+        }
     }
 }
 

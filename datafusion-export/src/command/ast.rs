@@ -701,11 +701,17 @@ mod tests {
         let cases = [
             ("00:10:00", Duration::from_secs(600)),
             ("01:00", Duration::from_secs(3600)),
-            ("1.02:03:04", Duration::from_secs(86_400 + 2 * 3600 + 3 * 60 + 4)),
+            (
+                "1.02:03:04",
+                Duration::from_secs(86_400 + 2 * 3600 + 3 * 60 + 4),
+            ),
             ("00:00:01.5", Duration::from_millis(1500)),
             ("00:00:00.0000001", Duration::from_nanos(100)),
             ("48:00:00", Duration::from_secs(48 * 3600)),
-            ("2.00:00:00.250", Duration::from_millis(2 * 86_400_000 + 250)),
+            (
+                "2.00:00:00.250",
+                Duration::from_millis(2 * 86_400_000 + 250),
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(parse_timespan(text), Some(expected), "{text}");
@@ -715,9 +721,29 @@ mod tests {
     #[test]
     fn invalid_timespans() {
         for text in [
-            "", " ", "10", "m", "-1h", "1x", "10tick", "1.h", ".5h", "1..5h", "00:60:00",
-            "00:00:60", "1.24:00:00", "1:2:3:4", "aa:bb", "00:10:00.", "00:10:00.1234567890",
-            "1 h", "time(1h)", "1e3s", "99999999999999999999999d", "00:10:", ":10",
+            "",
+            " ",
+            "10",
+            "m",
+            "-1h",
+            "1x",
+            "10tick",
+            "1.h",
+            ".5h",
+            "1..5h",
+            "00:60:00",
+            "00:00:60",
+            "1.24:00:00",
+            "1:2:3:4",
+            "aa:bb",
+            "00:10:00.",
+            "00:10:00.1234567890",
+            "1 h",
+            "time(1h)",
+            "1e3s",
+            "99999999999999999999999d",
+            "00:10:",
+            ":10",
             "１h",
         ] {
             assert_eq!(parse_timespan(text), None, "{text:?}");
@@ -750,15 +776,27 @@ mod tests {
 
     #[test]
     fn secret_string_plain_values_are_scrubbed() {
-        let s = SecretString::new("https://a.blob.core.windows.net/c/f.csv?sv=2020&se=x&sp=r&sig=ABC%2Fdef", false);
-        assert_eq!(s.redacted(), "https://a.blob.core.windows.net/c/f.csv?*****");
+        let s = SecretString::new(
+            "https://a.blob.core.windows.net/c/f.csv?sv=2020&se=x&sp=r&sig=ABC%2Fdef",
+            false,
+        );
+        assert_eq!(
+            s.redacted(),
+            "https://a.blob.core.windows.net/c/f.csv?*****"
+        );
         assert_eq!(s.to_string(), s.redacted());
         assert_eq!(
             format!("{s:?}"),
             "\"https://a.blob.core.windows.net/c/f.csv?*****\""
         );
-        let s = SecretString::new("https://acct.blob.core.windows.net/container;SECRETKEY==", false);
-        assert_eq!(s.redacted(), "https://acct.blob.core.windows.net/container;*****");
+        let s = SecretString::new(
+            "https://acct.blob.core.windows.net/container;SECRETKEY==",
+            false,
+        );
+        assert_eq!(
+            s.redacted(),
+            "https://acct.blob.core.windows.net/container;*****"
+        );
         let s = SecretString::new("/data/file.csv", false);
         assert_eq!(s.redacted(), "/data/file.csv");
         assert_eq!(format!("{s:?}"), "\"/data/file.csv\"");
@@ -780,7 +818,10 @@ mod tests {
                 "s3://bucket/key.csv?X-Amz-Signature=abc&X-Amz-Date=1",
                 "s3://bucket/key.csv?*****",
             ),
-            ("https://example.com/a?page=2&q=x", "https://example.com/a?page=2&q=x"),
+            (
+                "https://example.com/a?page=2&q=x",
+                "https://example.com/a?page=2&q=x",
+            ),
             (
                 "https://example.com/a?SIG=abc",
                 "https://example.com/a?*****",
@@ -805,8 +846,14 @@ mod tests {
         assert!(scrubbed.contains("https://a.blob.core.windows.net/c/f.csv?*****'"));
         assert!(scrubbed.contains("(https://b.blob.core.windows.net/c;*****)"));
         assert!(scrubbed.contains("AccountName=a;AccountKey=*****;EndpointSuffix=x"));
-        assert!(scrubbed.contains("key=value"), "non-secret key kept: {scrubbed}");
-        assert_eq!(scrub_secrets("no secrets here: a://"), "no secrets here: a://");
+        assert!(
+            scrubbed.contains("key=value"),
+            "non-secret key kept: {scrubbed}"
+        );
+        assert_eq!(
+            scrub_secrets("no secrets here: a://"),
+            "no secrets here: a://"
+        );
         assert_eq!(scrub_secrets("://x"), "://x");
         assert_eq!(scrub_secrets("é://ü é"), "é://ü é");
         assert_eq!(scrub_secrets(""), "");
@@ -835,7 +882,10 @@ mod tests {
         assert_eq!(PropertyValue::Float(1.0).as_i64(), None);
 
         let ten_min = Duration::from_secs(600);
-        assert_eq!(PropertyValue::Timespan(ten_min).as_duration(), Some(ten_min));
+        assert_eq!(
+            PropertyValue::Timespan(ten_min).as_duration(),
+            Some(ten_min)
+        );
         assert_eq!(s("00:10:00").as_duration(), Some(ten_min));
         assert_eq!(id("10m").as_duration(), Some(ten_min));
         assert_eq!(s("soon").as_duration(), None);

@@ -362,7 +362,9 @@ mod tests {
     fn linear_on_many_slash_comments_with_quotes() {
         let mut script = String::new();
         for i in 0..3000 {
-            script.push_str(&format!("// don't stop {i}\nselect {i}, 'x' from t; /* it's // ok */\n"));
+            script.push_str(&format!(
+                "// don't stop {i}\nselect {i}, 'x' from t; /* it's // ok */\n"
+            ));
         }
         let started = std::time::Instant::now();
         let lexed = lex(&script);

@@ -42,7 +42,7 @@ pub const SUPPORTED_COMMANDS: &str = ".create table <name> (<col>:<type>, ...), 
 /// Text whose first token (after whitespace and comments) does not start
 /// with `.` is returned as [`Command::Sql`]: trimmed, without trailing `;`
 /// and trailing comments, and otherwise unchanged. Everything else is parsed
-/// as a management command; see the [module documentation](self) for the
+/// as a management command; see the [module documentation](crate::command::parser) for the
 /// grammar.
 ///
 /// Never panics. Errors carry the line and column of the offending token and
@@ -162,7 +162,11 @@ impl<'a> Parser<'a> {
     fn new(text: &'a str, lexed: Lexed) -> Self {
         Self {
             text,
-            toks: lexed.tokens.into_iter().filter(|t| !t.is_trivia()).collect(),
+            toks: lexed
+                .tokens
+                .into_iter()
+                .filter(|t| !t.is_trivia())
+                .collect(),
             pos: 0,
             lex_error: lexed.error,
         }
@@ -270,10 +274,16 @@ impl<'a> Parser<'a> {
         if !matches!(dot.token, Token::Period) {
             return Err(self.error_at(
                 dot.start,
-                format!("expected a command name after '.'; supported commands: {SUPPORTED_COMMANDS}"),
+                format!(
+                    "expected a command name after '.'; supported commands: {SUPPORTED_COMMANDS}"
+                ),
             ));
         }
-        let Some(first) = self.peek().filter(|t| bare_word(&t.token).is_some()).cloned() else {
+        let Some(first) = self
+            .peek()
+            .filter(|t| bare_word(&t.token).is_some())
+            .cloned()
+        else {
             return Err(self.unexpected(&format!(
                 "expected a command name after '.'; supported commands: {SUPPORTED_COMMANDS}"
             )));
@@ -346,12 +356,20 @@ impl<'a> Parser<'a> {
             }
             Token::LBracket => {
                 self.advance();
-                let inner = self.peek().and_then(|i| string_value(&i.token)).map(str::to_string);
+                let inner = self
+                    .peek()
+                    .and_then(|i| string_value(&i.token))
+                    .map(str::to_string);
                 let Some(name) = inner else {
-                    return Err(self.unexpected("expected a quoted name inside [...], e.g. ['my table']"));
+                    return Err(
+                        self.unexpected("expected a quoted name inside [...], e.g. ['my table']")
+                    );
                 };
                 let name_tok = self.advance();
-                self.expect(|t| matches!(t, Token::RBracket), "expected ']' after the quoted name")?;
+                self.expect(
+                    |t| matches!(t, Token::RBracket),
+                    "expected ']' after the quoted name",
+                )?;
                 if name.trim().is_empty() {
                     let at = name_tok.map(|n| n.start).unwrap_or(t.start);
                     return Err(self.error_at(at, format!("{expected}, found an empty name")));
@@ -380,9 +398,17 @@ impl<'a> Parser<'a> {
             let (column, column_tok) = self.parse_name("a column name")?;
             self.expect(
                 |t| matches!(t, Token::Colon),
-                &format!("expected ':' and a type after column '{}', e.g. {}:long", truncate(&column), truncate(&column)),
+                &format!(
+                    "expected ':' and a type after column '{}', e.g. {}:long",
+                    truncate(&column),
+                    truncate(&column)
+                ),
             )?;
-            let Some(type_tok) = self.peek().filter(|t| bare_word(&t.token).is_some()).cloned() else {
+            let Some(type_tok) = self
+                .peek()
+                .filter(|t| bare_word(&t.token).is_some())
+                .cloned()
+            else {
                 return Err(self.unexpected(&format!(
                     "expected a type for column '{}'; expected one of {}",
                     truncate(&column),
@@ -444,7 +470,9 @@ impl<'a> Parser<'a> {
             self.advance();
             if_exists = true;
         } else if self.peek_keyword("if")
-            && self.peek_nth(1).is_some_and(|t| is_keyword(&t.token, "exists"))
+            && self
+                .peek_nth(1)
+                .is_some_and(|t| is_keyword(&t.token, "exists"))
         {
             self.pos += 2;
             if_exists = true;
@@ -468,7 +496,9 @@ impl<'a> Parser<'a> {
             self.advance();
             Command::ShowTableSchema { name }
         } else if self.peek_is(|t| !matches!(t, Token::SemiColon)) {
-            return Err(self.unexpected("expected 'schema', 'extents' or the end of the command after the table name"));
+            return Err(self.unexpected(
+                "expected 'schema', 'extents' or the end of the command after the table name",
+            ));
         } else {
             Command::ShowTableSchema { name }
         };
@@ -607,7 +637,10 @@ impl<'a> Parser<'a> {
             }
             None if at_sign => {
                 let at = t.end;
-                Err(self.error_at(at, "expected a string literal right after '@', e.g. @'C:\\data'"))
+                Err(self.error_at(
+                    at,
+                    "expected a string literal right after '@', e.g. @'C:\\data'",
+                ))
             }
             // A plain word `h`.
             None => Ok(None),
@@ -640,7 +673,10 @@ impl<'a> Parser<'a> {
                 &format!("expected '=' after property '{}'", truncate(&name)),
             )?;
             let value = self.parse_property_value(&name)?;
-            if properties.iter().any(|p| p.name.eq_ignore_ascii_case(&name)) {
+            if properties
+                .iter()
+                .any(|p| p.name.eq_ignore_ascii_case(&name))
+            {
                 return Err(self.error_at(
                     name_tok.start,
                     format!("duplicate property '{}'", truncate(&name)),
@@ -777,16 +813,19 @@ impl<'a> Parser<'a> {
             digits.to_string()
         };
         if digits.bytes().all(|b| b.is_ascii_digit()) {
-            return signed.parse::<i64>().map(PropertyValue::Integer).map_err(|_| {
-                self.error_at(
-                    sign_start,
-                    format!(
-                        "integer {} for property '{}' is out of range",
-                        truncate(&signed),
-                        truncate(name)
-                    ),
-                )
-            });
+            return signed
+                .parse::<i64>()
+                .map(PropertyValue::Integer)
+                .map_err(|_| {
+                    self.error_at(
+                        sign_start,
+                        format!(
+                            "integer {} for property '{}' is out of range",
+                            truncate(&signed),
+                            truncate(name)
+                        ),
+                    )
+                });
         }
         match signed.parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(PropertyValue::Float(f)),
@@ -839,9 +878,15 @@ mod tests {
     #[test]
     fn sql_passthrough() {
         assert_eq!(parse("select 1"), Command::Sql("select 1".into()));
-        assert_eq!(parse("  SELECT * FROM t;  \n"), Command::Sql("SELECT * FROM t".into()));
+        assert_eq!(
+            parse("  SELECT * FROM t;  \n"),
+            Command::Sql("SELECT * FROM t".into())
+        );
         assert_eq!(parse("select 1;;"), Command::Sql("select 1".into()));
-        assert_eq!(parse("select 1 -- trailing ; comment"), Command::Sql("select 1".into()));
+        assert_eq!(
+            parse("select 1 -- trailing ; comment"),
+            Command::Sql("select 1".into())
+        );
         assert_eq!(
             parse("-- leading\nselect 'a;' ;"),
             Command::Sql("-- leading\nselect 'a;'".into())
@@ -851,7 +896,10 @@ mod tests {
         // Text the tokenizer rejects is still passed through for DataFusion
         // to report.
         assert_eq!(parse("select 'oops;"), Command::Sql("select 'oops".into()));
-        assert_eq!(parse("select x.y from t"), Command::Sql("select x.y from t".into()));
+        assert_eq!(
+            parse("select x.y from t"),
+            Command::Sql("select x.y from t".into())
+        );
     }
 
     #[test]
@@ -895,7 +943,10 @@ mod tests {
         assert!(e.message.contains("'schema', 'extents'"), "{e}");
         assert_eq!((e.line, e.column), (1, 15));
         let e = parse_err(".show");
-        assert!(e.message.contains("expected 'tables' or 'table <name>'"), "{e}");
+        assert!(
+            e.message.contains("expected 'tables' or 'table <name>'"),
+            "{e}"
+        );
         assert!(e.message.contains("found end of input"), "{e}");
         let e = parse_err(".show databases");
         assert_eq!(e.column, 7);
@@ -931,7 +982,10 @@ mod tests {
         let e = parse_err(".drop table ['']");
         assert!(e.message.contains("empty name"), "{e}");
         let e = parse_err(".drop table [T]");
-        assert!(e.message.contains("expected a quoted name inside [...]"), "{e}");
+        assert!(
+            e.message.contains("expected a quoted name inside [...]"),
+            "{e}"
+        );
         let e = parse_err(".drop table ['T'");
         assert!(e.message.contains("expected ']'"), "{e}");
         let e = parse_err(".drop table 'T'");
@@ -1023,18 +1077,26 @@ mod tests {
         );
 
         let e = parse_err(".create table T (a:long");
-        assert!(e.message.starts_with("expected ')' after column list"), "{e}");
+        assert!(
+            e.message.starts_with("expected ')' after column list"),
+            "{e}"
+        );
         assert_eq!(e.column, 24);
 
         let e = parse_err(".create table T (a:long s:string)");
         assert!(
-            e.message.starts_with("expected ',' or ')' after column 'a', found 's'"),
+            e.message
+                .starts_with("expected ',' or ')' after column 'a', found 's'"),
             "{e}"
         );
         assert_eq!(e.column, 25);
 
         let e = parse_err(".create table T (a long)");
-        assert!(e.message.contains("expected ':' and a type after column 'a'"), "{e}");
+        assert!(
+            e.message
+                .contains("expected ':' and a type after column 'a'"),
+            "{e}"
+        );
 
         let e = parse_err(".create table T ()");
         assert!(e.message.contains("at least one column"), "{e}");
@@ -1047,16 +1109,26 @@ mod tests {
         assert_eq!(e.column, 26);
 
         let e = parse_err(".create table T (a:long,)");
-        assert!(e.message.contains("expected a column name, found ')'"), "{e}");
+        assert!(
+            e.message.contains("expected a column name, found ')'"),
+            "{e}"
+        );
 
         let e = parse_err(".create table T (a:)");
         assert!(e.message.contains("expected a type for column 'a'"), "{e}");
 
         let e = parse_err(".create T (a:long)");
-        assert!(e.message.contains("only '.create table' is supported"), "{e}");
+        assert!(
+            e.message.contains("only '.create table' is supported"),
+            "{e}"
+        );
 
         let e = parse_err(".create table T (a:long) with (docstring='x')");
-        assert!(e.message.contains("unexpected 'with' after '.create table'"), "{e}");
+        assert!(
+            e.message
+                .contains("unexpected 'with' after '.create table'"),
+            "{e}"
+        );
 
         let e = parse_err(".create table T (a:long); select 1");
         assert!(e.message.contains("only one statement"), "{e}");
@@ -1111,12 +1183,19 @@ mod tests {
         let e = parse_err(".append T <| -- nothing\n");
         assert_eq!(e.message, "expected a query after '<|'");
         let e = parse_err(".append T select 1");
-        assert!(e.message.starts_with("expected '<|' followed by a query"), "{e}");
+        assert!(
+            e.message.starts_with("expected '<|' followed by a query"),
+            "{e}"
+        );
         assert_eq!(e.column, 11);
         let e = parse_err(".append T < | select 1");
         assert!(e.message.starts_with("expected '<|'"), "{e}");
         let e = parse_err(".set-or-append <| select 1");
-        assert!(e.message.contains("expected a table name after '.set-or-append'"), "{e}");
+        assert!(
+            e.message
+                .contains("expected a table name after '.set-or-append'"),
+            "{e}"
+        );
         let e = parse_err(".set - or-append T <| select 1");
         assert!(e.message.contains("unknown command '.set'"), "{e}");
     }
@@ -1202,24 +1281,41 @@ mod tests {
         assert_eq!(e.message, "duplicate property 'A'");
         assert_eq!(e.column, 22);
         let e = parse_err(".append T with (a 1) <| select 1");
-        assert!(e.message.starts_with("expected '=' after property 'a'"), "{e}");
+        assert!(
+            e.message.starts_with("expected '=' after property 'a'"),
+            "{e}"
+        );
         let e = parse_err(".append T with (a=10x) <| select 1");
-        assert!(e.message.starts_with("invalid value '10x' for property 'a'"), "{e}");
+        assert!(
+            e.message
+                .starts_with("invalid value '10x' for property 'a'"),
+            "{e}"
+        );
         assert_eq!(e.column, 19);
         let e = parse_err(".append T with (a=-10m) <| select 1");
         assert!(e.message.contains("negative timespans"), "{e}");
         let e = parse_err(".append T with (a=99999999999999999999) <| select 1");
         assert!(e.message.contains("out of range"), "{e}");
         let e = parse_err(".append T with (a=) <| select 1");
-        assert!(e.message.starts_with("expected a value for property 'a'"), "{e}");
+        assert!(
+            e.message.starts_with("expected a value for property 'a'"),
+            "{e}"
+        );
         let e = parse_err(".append T with () <| select 1");
         assert!(e.message.starts_with("expected a property name"), "{e}");
         let e = parse_err(".append T with (a=1 <| select 1");
-        assert!(e.message.starts_with("expected ',' or ')' after property 'a'"), "{e}");
+        assert!(
+            e.message
+                .starts_with("expected ',' or ')' after property 'a'"),
+            "{e}"
+        );
         let e = parse_err(".append T with a=1 <| select 1");
         assert!(e.message.starts_with("expected '(' after 'with'"), "{e}");
         let e = parse_err(".append T with (a=@x) <| select 1");
-        assert!(e.message.starts_with("invalid value '@x' for property 'a'"), "{e}");
+        assert!(
+            e.message.starts_with("invalid value '@x' for property 'a'"),
+            "{e}"
+        );
         assert_eq!(e.column, 19);
         let e = parse_err(".append T with (a=-x) <| select 1");
         assert!(e.message.contains("expected a number after '-'"), "{e}");
@@ -1258,7 +1354,10 @@ mod tests {
         let e = parse_err(".ingest table T ('x')");
         assert!(e.message.starts_with("expected 'into table <name>'"), "{e}");
         let e = parse_err(".ingest into table T ('x' 'y')");
-        assert!(e.message.starts_with("expected ',' or ')' after source"), "{e}");
+        assert!(
+            e.message.starts_with("expected ',' or ')' after source"),
+            "{e}"
+        );
         let e = parse_err(".ingest into table T ('x') with (format=csv) extra");
         assert!(e.message.contains("unexpected 'extra'"), "{e}");
     }
@@ -1283,7 +1382,11 @@ mod tests {
             let Command::Ingest { sources, .. } = parse(&text) else {
                 panic!()
             };
-            assert_eq!(sources, vec![SecretString::new(value, obfuscated)], "{text}");
+            assert_eq!(
+                sources,
+                vec![SecretString::new(value, obfuscated)],
+                "{text}"
+            );
         }
         // prefix and quote must touch
         let e = parse_err(".ingest into table T (h 'x')");
@@ -1329,18 +1432,31 @@ mod tests {
     #[test]
     fn unknown_commands() {
         let e = parse_err(".foo bar");
-        assert!(e.message.starts_with("unknown command '.foo'; supported commands:"), "{e}");
+        assert!(
+            e.message
+                .starts_with("unknown command '.foo'; supported commands:"),
+            "{e}"
+        );
         assert!(e.message.contains(".create table"), "{e}");
         assert!(e.message.contains(".ingest into table"), "{e}");
         assert_eq!((e.line, e.column), (1, 2));
         let e = parse_err(".create-merge table T (a:long)");
-        assert!(e.message.starts_with("unknown command '.create-merge'"), "{e}");
+        assert!(
+            e.message.starts_with("unknown command '.create-merge'"),
+            "{e}"
+        );
         let e = parse_err(".");
-        assert!(e.message.starts_with("expected a command name after '.'"), "{e}");
+        assert!(
+            e.message.starts_with("expected a command name after '.'"),
+            "{e}"
+        );
         let e = parse_err(". 'x'");
         assert!(e.message.contains("found a string literal"), "{e}");
         let e = parse_err(".5");
-        assert!(e.message.starts_with("expected a command name after '.'"), "{e}");
+        assert!(
+            e.message.starts_with("expected a command name after '.'"),
+            "{e}"
+        );
         let e = parse_err("._x");
         assert_eq!((e.line, e.column), (1, 1));
     }
@@ -1418,12 +1534,72 @@ mod tests {
             (state >> 33) as u32
         };
         let pieces = [
-            ".", "show", "table", "tables", "create", "drop", "append", "set-or-append",
-            "ingest", "into", "with", "ifexists", "extents", "schema", "T", "(", ")", "[",
-            "]", ",", ":", "=", "<|", "<", "|", "'x'", "h'", "h@", "@", "\"", "'", "`", ";",
-            "--", "//", "/*", "*/", "/*!", "\n", "\r\n", " ", "\t", "1", "10m", "1.5",
-            "00:10:00", "-", "é", "日本", "😀", "long", "string", "lng", "true", "_", "$",
-            "#", "\\", "e'", "N'", "x'", "$$", "?", "\u{0}", "\u{feff}", "\u{2028}",
+            ".",
+            "show",
+            "table",
+            "tables",
+            "create",
+            "drop",
+            "append",
+            "set-or-append",
+            "ingest",
+            "into",
+            "with",
+            "ifexists",
+            "extents",
+            "schema",
+            "T",
+            "(",
+            ")",
+            "[",
+            "]",
+            ",",
+            ":",
+            "=",
+            "<|",
+            "<",
+            "|",
+            "'x'",
+            "h'",
+            "h@",
+            "@",
+            "\"",
+            "'",
+            "`",
+            ";",
+            "--",
+            "//",
+            "/*",
+            "*/",
+            "/*!",
+            "\n",
+            "\r\n",
+            " ",
+            "\t",
+            "1",
+            "10m",
+            "1.5",
+            "00:10:00",
+            "-",
+            "é",
+            "日本",
+            "😀",
+            "long",
+            "string",
+            "lng",
+            "true",
+            "_",
+            "$",
+            "#",
+            "\\",
+            "e'",
+            "N'",
+            "x'",
+            "$$",
+            "?",
+            "\u{0}",
+            "\u{feff}",
+            "\u{2028}",
         ];
         for _ in 0..5000 {
             let n = (next() % 16) as usize;

@@ -190,7 +190,9 @@ impl DatabaseState {
                         .values_mut()
                         .find(|t| t.id == *table_id)
                         .ok_or_else(|| {
-                            TablesError::TableNotFound(format!("with id {table_id} (it was dropped)"))
+                            TablesError::TableNotFound(format!(
+                                "with id {table_id} (it was dropped)"
+                            ))
                         })?;
                     table.extents.extend(extents.iter().map(|file| Extent {
                         file: file.clone(),
@@ -232,18 +234,42 @@ mod tests {
         let schema = Schema::new(vec![Field::new("a", DataType::Int64, true)]);
         let mut state = DatabaseState::default();
         state
-            .apply(&commit(1, vec![Action::CreateTable { id, name: "T".into(), schema }]))
+            .apply(&commit(
+                1,
+                vec![Action::CreateTable {
+                    id,
+                    name: "T".into(),
+                    schema,
+                }],
+            ))
             .unwrap();
         for v in 2..=10 {
             state
-                .apply(&commit(v, vec![Action::AddExtents { table_id: id, extents: vec![extent(v)] }]))
+                .apply(&commit(
+                    v,
+                    vec![Action::AddExtents {
+                        table_id: id,
+                        extents: vec![extent(v)],
+                    }],
+                ))
                 .unwrap();
         }
         let t = state.table("T").unwrap();
-        let cursors = |r: CursorRange| t.extents_in(&r).iter().map(|e| e.cursor).collect::<Vec<_>>();
+        let cursors = |r: CursorRange| {
+            t.extents_in(&r)
+                .iter()
+                .map(|e| e.cursor)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(cursors(CursorRange::after(Cursor::new(7))), vec![8, 9, 10]);
-        assert_eq!(cursors(CursorRange::at_or_before(Cursor::new(3))), vec![2, 3]);
-        assert_eq!(cursors(CursorRange::between(Cursor::new(5), Cursor::new(4))), Vec::<u64>::new());
+        assert_eq!(
+            cursors(CursorRange::at_or_before(Cursor::new(3))),
+            vec![2, 3]
+        );
+        assert_eq!(
+            cursors(CursorRange::between(Cursor::new(5), Cursor::new(4))),
+            Vec::<u64>::new()
+        );
         assert_eq!(t.rows(), (2..=10).sum::<u64>());
 
         let json = serde_json::to_string(&state).unwrap();
@@ -255,7 +281,10 @@ mod tests {
     fn rejects_out_of_order_and_invalid_commits() {
         let mut state = DatabaseState::default();
         assert!(state.apply(&commit(2, vec![])).is_err());
-        let bad = vec![Action::AddExtents { table_id: Uuid::from_u128(9), extents: vec![] }];
+        let bad = vec![Action::AddExtents {
+            table_id: Uuid::from_u128(9),
+            extents: vec![],
+        }];
         assert!(state.validate(&bad).is_err());
         assert_eq!(state.version, 0);
     }

@@ -60,7 +60,11 @@ impl CommitLog {
         };
         match self
             .store
-            .put_opts(&Self::commit_path(commit.version), PutPayload::from(body), opts)
+            .put_opts(
+                &Self::commit_path(commit.version),
+                PutPayload::from(body),
+                opts,
+            )
             .await
         {
             Ok(_) => Ok(PutOutcome::Committed),
@@ -75,10 +79,11 @@ impl CommitLog {
         let Some(bytes) = self.get_optional(&path).await? else {
             return Ok(None);
         };
-        let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| TablesError::CorruptLog {
-            path: path.to_string(),
-            reason: e.to_string(),
-        })?;
+        let commit: Commit =
+            serde_json::from_slice(&bytes).map_err(|e| TablesError::CorruptLog {
+                path: path.to_string(),
+                reason: e.to_string(),
+            })?;
         if commit.version != version {
             return Err(TablesError::CorruptLog {
                 path: path.to_string(),
