@@ -15,7 +15,7 @@ use crate::Engine;
 /// Statements in a script are separated by `;` or by blank lines. Without a script
 /// or `-c`, statements are read from standard input.
 #[derive(Debug, Parser)]
-#[command(name = "dfexport", version, about, long_about = None)]
+#[command(name = "dfexport", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Args {
     /// Database root: a local folder (created if missing) or an object store URL
     /// (s3://, az://, gs://, memory://).
@@ -32,6 +32,84 @@ pub struct Args {
 
     /// A script file of statements.
     pub script: Option<std::path::PathBuf>,
+
+    /// Instead of running statements, run a service.
+    #[command(subcommand)]
+    pub service: Option<Service>,
+}
+
+/// Long-running services.
+#[derive(Debug, clap::Subcommand)]
+pub enum Service {
+    /// Run the continuous-export scheduler until SIGINT or SIGTERM: every enabled
+    /// export runs about every intervalBetweenRuns. A run in flight when the signal
+    /// comes finishes (it commits, or fails and reports nothing).
+    Serve {
+        /// How often to look for due exports (e.g. 1s, 500ms, 1m).
+        #[arg(long, default_value = "1s", value_parser = parse_interval)]
+        poll_interval: std::time::Duration,
+        /// Exports running at once, at most.
+        #[arg(long, default_value_t = 4)]
+        max_concurrent_exports: usize,
+    },
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    crate::command::parse_timespan(text)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("'{text}' is not a timespan such as 1s, 500ms or 1m"))
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn serve(db: &str, poll: std::time::Duration, max_concurrent_exports: usize, out: &mut dyn Write) -> Result<(), String> {
+    let database = datafusion_export_tables::Database::open(db).await.map_err(|e| e.to_string())?;
+    let settings = crate::continuous::ContinuousSettings {
+        max_concurrent_exports,
+        ..Default::default()
+    };
+    let engine = Engine::with_settings(database, settings);
+    let scheduler = crate::continuous::scheduler::Scheduler::new(engine);
+    let _ = writeln!(out, "dfexport: scheduler running on {db}; stop with Ctrl-C or SIGTERM");
+    scheduler
+        .run_until(poll, shutdown_signal(), |name, outcome| match outcome {
+            Ok(o) if o.run.is_some() => {
+                let records: u64 = o.artifacts.iter().map(|a| a.num_records).sum();
+                eprintln!(
+                    "continuous-export {name}: run {} exported cursors ({}, {}]: {records} records in {} artifacts",
+                    o.run.unwrap_or_default(),
+                    o.from_cursor,
+                    o.to_cursor,
+                    o.artifacts.len()
+                );
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("continuous-export {name}: run failed: {e}"),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = writeln!(out, "dfexport: scheduler stopped");
+    Ok(())
 }
 
 /// Parses `argv` and runs it, printing results to `out`. Errors come back as the
@@ -58,6 +136,13 @@ where
 
 /// Runs parsed arguments, printing results to `out`.
 pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
+    if let Some(Service::Serve {
+        poll_interval,
+        max_concurrent_exports,
+    }) = args.service
+    {
+        return serve(&args.db, poll_interval, max_concurrent_exports, out).await;
+    }
     let engine = Engine::open(&args.db).await.map_err(|e| e.to_string())?;
     let mut statements: Vec<String> = Vec::new();
     for command in &args.commands {

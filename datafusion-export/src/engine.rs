@@ -1,6 +1,8 @@
 //! `Engine`: one entry point that runs management commands and SQL against a
 //! database.
 
+use std::sync::Arc;
+
 use datafusion::arrow::array::RecordBatch;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SessionContext;
@@ -10,7 +12,10 @@ use datafusion_export_tables::{Database, DatabaseOptions};
 
 use crate::command::{parse_command, scrub_secrets, Command, SecretString};
 use crate::error::{ExportError, Result};
-use crate::{ingest_commands, table_commands};
+use crate::export::external_table::ExternalTableFunction;
+use crate::export::operations::Operations;
+use crate::continuous::{ContinuousSettings, ContinuousState};
+use crate::{continuous_commands, export_commands, ingest_commands, table_commands};
 
 /// A database with a DataFusion session in which its tables, cursor functions
 /// and commands are available.
@@ -28,6 +33,8 @@ use crate::{ingest_commands, table_commands};
 pub struct Engine {
     db: Database,
     ctx: SessionContext,
+    operations: Operations,
+    continuous: ContinuousState,
 }
 
 impl std::fmt::Debug for Engine {
@@ -56,8 +63,54 @@ impl Engine {
 
     /// An engine over `db`, with a new session.
     pub fn new(db: Database) -> Self {
+        Self::with_settings(db, ContinuousSettings::default())
+    }
+
+    /// An engine over `db` with continuous-export settings.
+    pub fn with_settings(db: Database, settings: ContinuousSettings) -> Self {
         let ctx = db.session_context();
-        Self { db, ctx }
+        ctx.register_udtf(
+            "external_table",
+            Arc::new(ExternalTableFunction::new(db.clone())),
+        );
+        let operations = Operations::new(db.object_store());
+        Self {
+            db,
+            ctx,
+            operations,
+            continuous: ContinuousState::new(settings),
+        }
+    }
+
+    /// A new session in which the tables named in `scopes` are read only in their
+    /// cursor range (how continuous-export runs scope fact tables).
+    pub fn scoped_context(
+        &self,
+        scopes: std::collections::HashMap<String, datafusion_export_udfs::CursorRange>,
+    ) -> SessionContext {
+        let ctx = self
+            .db
+            .scoped_session_context(scopes, Some(self.ctx.runtime_env()));
+        ctx.register_udtf(
+            "external_table",
+            Arc::new(ExternalTableFunction::new(self.db.clone())),
+        );
+        ctx
+    }
+
+    /// Continuous-export settings and runs in flight.
+    pub fn continuous_state(&self) -> &ContinuousState {
+        &self.continuous
+    }
+
+    async fn run_continuous_export_command(&self, command: Command) -> Result<DataFrame> {
+        let batch = continuous_commands::execute(self, command).await?;
+        Ok(self.ctx.read_batch(batch)?)
+    }
+
+    /// The asynchronous operations this engine started.
+    pub fn operations(&self) -> &Operations {
+        &self.operations
     }
 
     /// The database.
@@ -75,18 +128,20 @@ impl Engine {
     pub async fn execute(&self, text: &str) -> Result<DataFrame> {
         let command = parse_command(text)?;
         let secrets = secrets_of(&command);
-        self.run(command).await.map_err(|e| scrub(e, &secrets))
+        let shown = scrub_text(text, &secrets);
+        self.run(command, shown).await.map_err(|e| scrub(e, &secrets))
     }
 
     /// Runs one command or SQL statement and collects its result.
     pub async fn execute_collect(&self, text: &str) -> Result<Vec<RecordBatch>> {
         let command = parse_command(text)?;
         let secrets = secrets_of(&command);
-        let result = async { Ok(self.run(command).await?.collect().await?) };
+        let shown = scrub_text(text, &secrets);
+        let result = async { Ok(self.run(command, shown).await?.collect().await?) };
         result.await.map_err(|e| scrub(e, &secrets))
     }
 
-    async fn run(&self, command: Command) -> Result<DataFrame> {
+    async fn run(&self, command: Command, shown: String) -> Result<DataFrame> {
         let batch = match command {
             Command::Sql(sql) => return self.sql(&sql).await,
             Command::CreateTable { name, columns } => {
@@ -126,18 +181,39 @@ impl Engine {
                 )
                 .await?
             }
+            Command::Export(export) => export_commands::export(self, export, shown).await?,
+            Command::CreateExternalTable(def) => {
+                export_commands::create_external_table(self, def).await?
+            }
+            Command::DropExternalTable { name, if_exists } => {
+                export_commands::drop_external_table(self, &name, if_exists).await?
+            }
+            Command::ShowExternalTables => export_commands::show_external_tables(self).await?,
+            Command::ShowExternalTable { name } => {
+                export_commands::show_external_table(self, &name).await?
+            }
+            Command::ShowOperations => export_commands::show_operations(self)?,
+            Command::ShowOperation { id, details } => {
+                export_commands::show_operation(self, &id, details).await?
+            }
+            other => return self.run_continuous_export_command(other).await,
         };
         Ok(self.ctx.read_batch(batch)?)
     }
 
     /// Runs the query after `<|` of a command; it must be SQL, not a command.
     pub async fn query_stream(&self, query: &str) -> Result<SendableRecordBatchStream> {
+        Ok(self.query_frame(query).await?.execute_stream().await?)
+    }
+
+    /// Plans the query after `<|` of a command; it must be SQL, not a command.
+    pub async fn query_frame(&self, query: &str) -> Result<DataFrame> {
         if query.trim_start().starts_with('.') {
             return Err(ExportError::Invalid(
                 "the query after '<|' must be SQL, not a management command".into(),
             ));
         }
-        Ok(self.sql(query).await?.execute_stream().await?)
+        self.sql(query).await
     }
 
     /// Plans SQL; `CREATE TABLE` and `DROP TABLE` of durable tables go to the database.
@@ -163,7 +239,28 @@ impl Engine {
 
 fn secrets_of(command: &Command) -> Vec<String> {
     let from = |s: &SecretString| s.is_obfuscated().then(|| s.expose().to_string());
+    let from_properties = |properties: &[crate::command::Property]| -> Vec<String> {
+        properties
+            .iter()
+            .filter_map(|p| match &p.value {
+                crate::command::PropertyValue::String(s) => from(s),
+                _ => None,
+            })
+            .collect()
+    };
     match command {
+        Command::Export(export) => {
+            let mut out = from_properties(&export.properties);
+            if let crate::command::ExportTarget::Storage { urls, .. } = &export.target {
+                out.extend(urls.iter().filter_map(from));
+            }
+            out
+        }
+        Command::CreateExternalTable(def) => {
+            let mut out = from_properties(&def.properties);
+            out.extend(def.urls.iter().filter_map(from));
+            out
+        }
         Command::Ingest {
             sources,
             properties,
@@ -176,27 +273,32 @@ fn secrets_of(command: &Command) -> Vec<String> {
                 _ => None,
             }))
             .collect(),
-        Command::Append { properties, .. } => properties
-            .iter()
-            .filter_map(|p| match &p.value {
-                crate::command::PropertyValue::String(s) => from(s),
-                _ => None,
-            })
-            .collect(),
+        Command::Append { properties, .. } => from_properties(properties),
         _ => Vec::new(),
     }
+}
+
+/// `text` with the given secrets and well-known URL secrets replaced by `*****`.
+fn scrub_text(text: &str, secrets: &[String]) -> String {
+    let mut scrubbed = text.to_string();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        scrubbed = scrubbed.replace(secret.as_str(), "*****");
+    }
+    scrub_secrets(&scrubbed)
 }
 
 /// Removes secrets from an error's message.
 fn scrub(error: ExportError, secrets: &[String]) -> ExportError {
     let message = error.to_string();
-    let mut scrubbed = scrub_secrets(&message);
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        scrubbed = scrubbed.replace(secret.as_str(), "*****");
-    }
+    let scrubbed = scrub_text(&message, secrets);
     if scrubbed == message {
         error
     } else {
         ExportError::Invalid(scrubbed)
     }
+}
+
+/// Removes well-known URL secrets from an error's message.
+pub fn scrub_error(error: ExportError) -> ExportError {
+    scrub(error, &[])
 }

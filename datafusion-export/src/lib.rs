@@ -12,8 +12,12 @@
 
 pub mod cli;
 pub mod command;
+pub mod continuous;
+pub mod continuous_commands;
 pub mod engine;
 pub mod error;
+pub mod export;
+pub mod export_commands;
 pub mod ingest_commands;
 pub mod kusto_types;
 pub mod output;

@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{plan_err, DataFusionError, Result};
+use datafusion_export_udfs::CursorRange;
 
 use crate::database::Database;
 use crate::provider::IngestionTable;
@@ -21,14 +22,23 @@ use crate::provider::IngestionTable;
 pub struct DatabaseSchema {
     db: Database,
     session_tables: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+    scopes: HashMap<String, CursorRange>,
 }
 
 impl DatabaseSchema {
     /// The schema of `db`.
     pub fn new(db: Database) -> Self {
+        Self::with_scopes(db, HashMap::new())
+    }
+
+    /// The schema of `db` in which the tables named in `scopes` are read only in
+    /// their cursor range — how a continuous export scopes its fact tables without
+    /// rewriting its query.
+    pub fn with_scopes(db: Database, scopes: HashMap<String, CursorRange>) -> Self {
         Self {
             db,
             session_tables: RwLock::new(HashMap::new()),
+            scopes,
         }
     }
 
@@ -58,12 +68,12 @@ impl SchemaProvider for DatabaseSchema {
             .get(name)
             .map(|t| (t.id, Arc::clone(&t.schema)));
         if let Some((id, schema)) = durable {
-            return Ok(Some(Arc::new(IngestionTable::new(
-                self.db.clone(),
-                id,
-                name,
-                schema,
-            ))));
+            let table = IngestionTable::new(self.db.clone(), id, name, schema);
+            let table = match self.scopes.get(name) {
+                Some(range) => table.scoped(*range),
+                None => table,
+            };
+            return Ok(Some(Arc::new(table)));
         }
         Ok(self.session_tables().get(name).cloned())
     }

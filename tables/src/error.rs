@@ -19,6 +19,14 @@ pub enum TablesError {
     /// No table of that name.
     #[error("table '{0}' does not exist")]
     TableNotFound(String),
+    /// No catalog object of that kind and name.
+    #[error("{kind} '{name}' does not exist")]
+    ObjectNotFound {
+        /// The kind, as users know it (e.g. `external table`).
+        kind: String,
+        /// The name.
+        name: String,
+    },
     /// A table of that name already exists.
     #[error("table '{0}' already exists")]
     TableExists(String),
@@ -54,6 +62,10 @@ pub enum TablesError {
         /// What is wrong.
         reason: String,
     },
+    /// The commit no longer makes sense on top of the newest state (for example,
+    /// another exporter already committed the same run).
+    #[error("{0}")]
+    Conflict(String),
     /// Too many writers raced for the same commit slot.
     #[error("could not commit after {0} attempts: too many concurrent writers")]
     Contention(usize),

@@ -185,7 +185,7 @@ fn column_list(schema: &SchemaRef) -> String {
 
 /// Conversions that keep a value's meaning: widening numbers, string flavours,
 /// timestamp units and zones, dictionaries to their values, nulls to anything.
-fn convertible(from: &DataType, to: &DataType) -> bool {
+pub fn convertible(from: &DataType, to: &DataType) -> bool {
     use DataType::*;
     let string = |t: &DataType| matches!(t, Utf8 | LargeUtf8 | Utf8View);
     let int = |t: &DataType| {

@@ -33,7 +33,7 @@ pub use database::{
     validate_table_name, CommitInfo, Database, DatabaseOptions, IngestReceipt, TableInfo,
 };
 pub use error::{Result, TablesError};
-pub use extent_writer::{conform_batch, extent_writer_properties, ExtentWriter};
+pub use extent_writer::{conform_batch, convertible, extent_writer_properties, ExtentWriter};
 pub use insert_sink::IngestSink;
 pub use log::state::{DatabaseState, Extent, TableState};
 pub use provider::IngestionTable;

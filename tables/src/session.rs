@@ -1,10 +1,12 @@
 //! Installing a database into a DataFusion `SessionContext`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::execution::context::{SessionConfig, SessionContext};
-use datafusion_export_udfs::{cursor_functions, CurrentCursor, Cursor, CursorScopeRule};
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion_export_udfs::{cursor_functions, CurrentCursor, Cursor, CursorRange, CursorScopeRule};
 
 use crate::catalog::DatabaseSchema;
 use crate::database::Database;
@@ -21,10 +23,24 @@ impl Database {
     ///
     /// Identifiers are case-sensitive, as in Kusto: `T` and `t` are different tables.
     pub fn session_context(&self) -> SessionContext {
+        self.scoped_session_context(HashMap::new(), None)
+    }
+
+    /// A new `SessionContext` like [`Database::session_context`] in which the tables
+    /// named in `scopes` are read only in their cursor range; `runtime` shares
+    /// object stores (and memory limits) with another session.
+    pub fn scoped_session_context(
+        &self,
+        scopes: HashMap<String, CursorRange>,
+        runtime: Option<Arc<RuntimeEnv>>,
+    ) -> SessionContext {
         let mut config = SessionConfig::new().with_information_schema(true);
         config.options_mut().sql_parser.enable_ident_normalization = false;
-        let ctx = SessionContext::new_with_config(config);
-        self.install(&ctx);
+        let ctx = match runtime {
+            Some(runtime) => SessionContext::new_with_config_rt(config, runtime),
+            None => SessionContext::new_with_config(config),
+        };
+        self.install_scoped(&ctx, scopes);
         ctx
     }
 
@@ -33,6 +49,10 @@ impl Database {
     /// [`CursorScopeRule`] is added to the analyzer, and the database's object
     /// store is registered for scans. Plain DataFusion SQL keeps working unchanged.
     pub fn install(&self, ctx: &SessionContext) {
+        self.install_scoped(ctx, HashMap::new())
+    }
+
+    fn install_scoped(&self, ctx: &SessionContext, scopes: HashMap<String, CursorRange>) {
         for udf in cursor_functions(Arc::new(self.clone())) {
             ctx.register_udf(udf);
         }
@@ -45,7 +65,7 @@ impl Database {
             // by us, and a fresh context has nothing in it.
             let _ = catalog.register_schema(
                 &options.default_schema,
-                Arc::new(DatabaseSchema::new(self.clone())),
+                Arc::new(DatabaseSchema::with_scopes(self.clone(), scopes)),
             );
         }
     }

@@ -218,3 +218,44 @@ pub fn string_column(batches: &[RecordBatch], name: &str) -> Vec<String> {
 pub fn row_count(batches: &[RecordBatch]) -> usize {
     batches.iter().map(|b| b.num_rows()).sum()
 }
+
+/// Runs a Python snippet (the independent reader, pyarrow) and returns its stdout.
+/// Panics with an installation hint if Python or pyarrow is missing: CI installs them.
+pub fn python(script: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3 is needed for the independent-reader tests (CI installs it)");
+    assert!(
+        out.status.success(),
+        "python failed (pip install pyarrow deltalake?):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The sorted multiset of rows of `batches`, each row rendered as text.
+pub fn rows_as_text(batches: &[RecordBatch]) -> Vec<String> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        for i in 0..batch.num_rows() {
+            let cells: Vec<String> = batch
+                .columns()
+                .iter()
+                .map(|c| {
+                    if c.is_null(i) {
+                        "NULL".to_string()
+                    } else {
+                        datafusion::common::ScalarValue::try_from_array(c, i)
+                            .map(|v| v.to_string())
+                            .unwrap_or_default()
+                    }
+                })
+                .collect();
+            rows.push(cells.join("|"));
+        }
+    }
+    rows.sort();
+    rows
+}

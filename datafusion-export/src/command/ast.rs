@@ -59,10 +59,288 @@ pub enum Command {
         /// Properties from the optional `with (...)` clause.
         properties: Vec<Property>,
     },
+    /// `.export [async] [compressed] to <format> ('url', ...) [with (props)] <| query`
+    /// and `.export [async] [compressed] to table <name> [with (props)] <| query`.
+    Export(ExportCommand),
+    /// `.create [or alter] external table ...`, `.create-or-alter external
+    /// table ...` and `.alter external table ...`.
+    CreateExternalTable(ExternalTableDef),
+    /// `.drop external table T [ifexists]`
+    DropExternalTable {
+        /// External table name.
+        name: String,
+        /// `true` when `ifexists` was given.
+        if_exists: bool,
+    },
+    /// `.show external tables`
+    ShowExternalTables,
+    /// `.show external table T [schema | cslschema]`
+    ShowExternalTable {
+        /// External table name.
+        name: String,
+    },
+    /// `.show operations`
+    ShowOperations,
+    /// `.show operation <id> [details]` (also `.show operations <id>`).
+    ShowOperation {
+        /// The operation id: a GUID in lowercase `8-4-4-4-12` form.
+        id: String,
+        /// `true` for `.show operation <id> details`.
+        details: bool,
+    },
+    /// `.create-or-alter continuous-export Name [over (T1, ...)] to table X
+    /// [with (props)] <| query` (also spelled `.create or alter`).
+    CreateOrAlterContinuousExport {
+        /// Continuous export name.
+        name: String,
+        /// Tables of the `over (...)` clause (non-empty), `None` without it.
+        over: Option<Vec<String>>,
+        /// Target external table.
+        external_table: String,
+        /// Properties from the optional `with (...)` clause.
+        properties: Vec<Property>,
+        /// The query text after `<|`, trimmed, without trailing `;`.
+        query: String,
+    },
+    /// `.show continuous-exports`
+    ShowContinuousExports,
+    /// `.show continuous-export Name`
+    ShowContinuousExport {
+        /// Continuous export name.
+        name: String,
+    },
+    /// `.show continuous-export Name exported-artifacts`
+    ShowExportedArtifacts {
+        /// Continuous export name.
+        name: String,
+    },
+    /// `.show continuous-export Name failures`
+    ShowContinuousExportFailures {
+        /// Continuous export name.
+        name: String,
+    },
+    /// `.enable continuous-export Name`
+    EnableContinuousExport {
+        /// Continuous export name.
+        name: String,
+    },
+    /// `.disable continuous-export Name`
+    DisableContinuousExport {
+        /// Continuous export name.
+        name: String,
+    },
+    /// `.drop continuous-export Name [ifexists]`
+    DropContinuousExport {
+        /// Continuous export name.
+        name: String,
+        /// `true` when `ifexists` was given.
+        if_exists: bool,
+    },
+    /// `.run continuous-export Name`
+    RunContinuousExport {
+        /// Continuous export name.
+        name: String,
+    },
 }
 
-/// A column of `.create table`.
-#[derive(Debug, Clone, PartialEq)]
+/// The `.export` command.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExportCommand {
+    /// `async` was given: run in the background and return an operation id.
+    pub is_async: bool,
+    /// `compressed` was given: compress the artifacts.
+    pub compressed: bool,
+    /// Where the data goes.
+    pub target: ExportTarget,
+    /// Properties from the optional `with (...)` clause.
+    pub properties: Vec<Property>,
+    /// The query text after `<|`, trimmed, without trailing `;`.
+    pub query: String,
+}
+
+/// The destination of an `.export`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportTarget {
+    /// `to csv|tsv|json|parquet ('url', ...)`
+    Storage {
+        /// Artifact format.
+        format: DataFormat,
+        /// Storage locations (at least one, none empty). May carry credentials.
+        urls: Vec<SecretString>,
+    },
+    /// `to table <name>`: an external table.
+    Table {
+        /// External table name.
+        name: String,
+    },
+}
+
+/// How a `.create ... external table` treats an existing table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreateMode {
+    /// `.create`: the table must not exist.
+    Create,
+    /// `.create-or-alter` / `.create or alter`: create or replace.
+    CreateOrAlter,
+    /// `.alter`: the table must exist.
+    Alter,
+}
+
+/// The kind of an external table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExternalTableKind {
+    /// `kind = storage` (deprecated aliases `blob`, `adl`): files under
+    /// one or more storage URLs.
+    Storage,
+    /// `kind = delta`: a Delta Lake table at one URL.
+    Delta,
+}
+
+/// The definition of an external table, as parsed from
+/// `.create external table`.
+///
+/// Invariants guaranteed by the parser:
+/// * `columns` is non-empty for [`ExternalTableKind::Storage`] (it may be
+///   empty for [`ExternalTableKind::Delta`]: infer the schema), names unique;
+/// * `partitions`, `path_format` and `data_format` are empty/`None` for
+///   Delta; `data_format` is `Some` for Storage;
+/// * partition names are unique; when `path_format` is non-empty it refers
+///   only to declared partitions, every partition appears in it, and two
+///   partition references are always separated by a literal;
+/// * `urls` is non-empty (exactly one for Delta) and no URL is blank.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExternalTableDef {
+    /// External table name.
+    pub name: String,
+    /// `.create`, `.create-or-alter` or `.alter`.
+    pub mode: CreateMode,
+    /// Declared columns (may be empty for Delta).
+    pub columns: Vec<ColumnDef>,
+    /// `kind = storage | delta`.
+    pub kind: ExternalTableKind,
+    /// `partition by (...)`, in declaration order.
+    pub partitions: Vec<PartitionDef>,
+    /// `pathformat = (...)`; empty when not given.
+    pub path_format: Vec<PathFormatPart>,
+    /// `dataformat = ...` (Storage only).
+    pub data_format: Option<DataFormat>,
+    /// Storage locations. May carry credentials.
+    pub urls: Vec<SecretString>,
+    /// Properties from the optional `with (...)` clause.
+    pub properties: Vec<Property>,
+}
+
+/// One partition of `partition by (...)`: `Name:type [= expr]`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartitionDef {
+    /// Partition (virtual column) name.
+    pub name: String,
+    /// Declared type of the partition value.
+    pub kusto_type: KustoType,
+    /// How the value is computed from a data column.
+    pub expr: PartitionExpr,
+}
+
+/// How a partition value is computed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionExpr {
+    /// `= Column`, or nothing (`P:string` means `P:string = P`).
+    Column(String),
+    /// `= bin(Column, 1d)` or `= bin(Column, 1000)`.
+    Bin {
+        /// Source column.
+        column: String,
+        /// Bin size (greater than zero).
+        step: BinStep,
+    },
+    /// `= startofday(Column)` (also `startofweek`, `startofmonth`,
+    /// `startofyear`).
+    StartOf {
+        /// Source column.
+        column: String,
+        /// Truncation unit.
+        unit: StartOfUnit,
+    },
+    /// `= hash(Column, Modulo)`.
+    Hash {
+        /// Source column.
+        column: String,
+        /// Number of buckets, between 1 and 2^31-1.
+        modulo: u32,
+    },
+}
+
+/// The bin size of a `bin(...)` partition; always greater than zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinStep {
+    /// A timespan such as `1d` or `01:00:00` (for datetime columns).
+    Timespan(Duration),
+    /// A positive integer (for numeric columns).
+    Number(i64),
+}
+
+/// The unit of a `startof...()` partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartOfUnit {
+    /// `startofday`
+    Day,
+    /// `startofweek` (weeks start on Sunday, as in Kusto)
+    Week,
+    /// `startofmonth`
+    Month,
+    /// `startofyear`
+    Year,
+}
+
+impl StartOfUnit {
+    /// The Kusto function name (`"startofday"`, ...).
+    pub fn function_name(&self) -> &'static str {
+        match self {
+            StartOfUnit::Day => "startofday",
+            StartOfUnit::Week => "startofweek",
+            StartOfUnit::Month => "startofmonth",
+            StartOfUnit::Year => "startofyear",
+        }
+    }
+
+    /// Parses a function name (case-insensitive).
+    pub fn from_function_name(name: &str) -> Option<StartOfUnit> {
+        match name.to_ascii_lowercase().as_str() {
+            "startofday" => Some(StartOfUnit::Day),
+            "startofweek" => Some(StartOfUnit::Week),
+            "startofmonth" => Some(StartOfUnit::Month),
+            "startofyear" => Some(StartOfUnit::Year),
+            _ => None,
+        }
+    }
+}
+
+/// One element of `pathformat = (...)`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathFormatPart {
+    /// A string literal such as `"region="` or `"/"`.
+    Literal(String),
+    /// A partition name: its value in its default text form.
+    Partition(String),
+    /// `datetime_pattern("yyyy/MM/dd", Partition)`: a datetime partition
+    /// formatted with a .NET-style pattern.
+    DatetimePattern {
+        /// The format pattern (non-empty).
+        pattern: String,
+        /// The (datetime) partition formatted.
+        partition: String,
+    },
+}
+
+/// A column of `.create table` or `.create external table`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnDef {
     /// Column name as written (quotes removed).
     pub name: String,
@@ -70,8 +348,9 @@ pub struct ColumnDef {
     pub kusto_type: KustoType,
 }
 
-/// Kusto scalar data types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Kusto scalar data types (serialized as their canonical lowercase names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum KustoType {
     /// `bool` (alias `boolean`)
     Bool,
@@ -163,7 +442,7 @@ impl fmt::Display for KustoType {
 }
 
 /// One `name = value` entry of a `with (...)` clause.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Property {
     /// Property name as written (compare case-insensitively).
     pub name: String,
@@ -181,7 +460,8 @@ pub fn find_property<'a>(properties: &'a [Property], name: &str) -> Option<&'a P
 }
 
 /// The value of a [`Property`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PropertyValue {
     /// A string literal (`'x'`, `"x"`, `@'x'`, `h'x'`, ...).
     String(SecretString),
@@ -309,6 +589,42 @@ impl fmt::Debug for SecretString {
 impl fmt::Display for SecretString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
+    }
+}
+
+/// The serialized form of a [`SecretString`]: `{"value": ..., "obfuscated": ...}`.
+///
+/// Serialization exposes the real value: it is meant for internal storage
+/// (e.g. persisted external table definitions), never for output.
+#[derive(serde::Serialize)]
+#[serde(rename = "SecretString")]
+struct SecretStringRef<'a> {
+    value: &'a str,
+    obfuscated: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename = "SecretString")]
+struct SecretStringOwned {
+    value: String,
+    #[serde(default)]
+    obfuscated: bool,
+}
+
+impl serde::Serialize for SecretString {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SecretStringRef {
+            value: &self.value,
+            obfuscated: self.obfuscated,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let SecretStringOwned { value, obfuscated } = SecretStringOwned::deserialize(deserializer)?;
+        Ok(SecretString { value, obfuscated })
     }
 }
 
@@ -860,6 +1176,85 @@ mod tests {
     }
 
     #[test]
+    fn secret_string_serde_is_value_and_flag() {
+        let s = SecretString::new("https://a/b;KEY", true);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(json, r#"{"value":"https://a/b;KEY","obfuscated":true}"#);
+        let back: SecretString = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        assert!(back.is_obfuscated());
+        assert_eq!(format!("{back:?}"), "h'*****'");
+        let plain: SecretString = serde_json::from_str(r#"{"value":"/x"}"#).unwrap();
+        assert_eq!(plain, SecretString::new("/x", false));
+        assert!(serde_json::from_str::<SecretString>(r#""/x""#).is_err());
+        assert!(serde_json::from_str::<SecretString>(r#"{"obfuscated":true}"#).is_err());
+    }
+
+    #[test]
+    fn serde_names() {
+        for t in KustoType::ALL {
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.name()));
+            assert_eq!(serde_json::from_str::<KustoType>(&json).unwrap(), t);
+        }
+        let column = ColumnDef {
+            name: "a".into(),
+            kusto_type: KustoType::Datetime,
+        };
+        let json = serde_json::to_string(&column).unwrap();
+        assert_eq!(json, r#"{"name":"a","kusto_type":"datetime"}"#);
+        assert_eq!(serde_json::from_str::<ColumnDef>(&json).unwrap(), column);
+        let props = vec![
+            Property {
+                name: "a".into(),
+                value: PropertyValue::Timespan(Duration::from_millis(1500)),
+            },
+            Property {
+                name: "b".into(),
+                value: PropertyValue::String(SecretString::new("s", true)),
+            },
+            Property {
+                name: "c".into(),
+                value: PropertyValue::Float(-2.5),
+            },
+        ];
+        let json = serde_json::to_string(&props).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"name":"a","value":{"timespan":{"secs":1,"nanos":500000000}}},{"name":"b","value":{"string":{"value":"s","obfuscated":true}}},{"name":"c","value":{"float":-2.5}}]"#
+        );
+        assert_eq!(serde_json::from_str::<Vec<Property>>(&json).unwrap(), props);
+        assert_eq!(
+            serde_json::to_string(&CreateMode::CreateOrAlter).unwrap(),
+            r#""create_or_alter""#
+        );
+        assert_eq!(
+            serde_json::to_string(&BinStep::Number(5)).unwrap(),
+            r#"{"number":5}"#
+        );
+    }
+
+    #[test]
+    fn start_of_unit_names() {
+        for unit in [
+            StartOfUnit::Day,
+            StartOfUnit::Week,
+            StartOfUnit::Month,
+            StartOfUnit::Year,
+        ] {
+            assert_eq!(
+                StartOfUnit::from_function_name(unit.function_name()),
+                Some(unit)
+            );
+            assert_eq!(
+                StartOfUnit::from_function_name(&unit.function_name().to_uppercase()),
+                Some(unit)
+            );
+        }
+        assert_eq!(StartOfUnit::from_function_name("startofhour"), None);
+    }
+
+    #[test]
     fn property_value_accessors() {
         let s = |v: &str| PropertyValue::String(SecretString::new(v, false));
         let id = |v: &str| PropertyValue::Identifier(v.to_string());
@@ -897,5 +1292,48 @@ mod tests {
         }];
         assert_eq!(find_property(&props, "format"), Some(&id("csv")));
         assert_eq!(find_property(&props, "other"), None);
+    }
+}
+
+/// The data format of exported artifacts and of storage external tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    /// Comma-separated values (RFC 4180).
+    Csv,
+    /// Tab-separated values.
+    Tsv,
+    /// JSON lines: one object per record.
+    Json,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl DataFormat {
+    /// Parses a format name (case-insensitive).
+    pub fn from_name(name: &str) -> Option<DataFormat> {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" => Some(DataFormat::Csv),
+            "tsv" => Some(DataFormat::Tsv),
+            "json" | "multijson" => Some(DataFormat::Json),
+            "parquet" => Some(DataFormat::Parquet),
+            _ => None,
+        }
+    }
+
+    /// The canonical name, also the default file extension (without the dot).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DataFormat::Csv => "csv",
+            DataFormat::Tsv => "tsv",
+            DataFormat::Json => "json",
+            DataFormat::Parquet => "parquet",
+        }
+    }
+}
+
+impl fmt::Display for DataFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }

@@ -3,7 +3,22 @@
 //! Users type either plain DataFusion SQL or a Kusto-style management command
 //! that starts with a `.` (for example `.show tables` or
 //! `.append T <| select * from source`). This module turns such text into a
-//! [`Command`] AST:
+//! [`Command`] AST. Supported families (full grammar in [`parser`]):
+//!
+//! * tables: `.create table`, `.drop table`, `.show tables`, `.show table`;
+//! * ingestion: `.append`, `.set-or-append`, `.ingest into table`;
+//! * export: `.export [async] [compressed] to <format> (urls) ... <| query` and
+//!   `.export ... to table <external table> ... <| query` ([`ExportCommand`]);
+//! * external tables: `.create` / `.create-or-alter` / `.create or alter` /
+//!   `.alter external table` with `kind = storage` (partitions, path format,
+//!   data format) or `kind = delta` ([`ExternalTableDef`]), `.drop external
+//!   table`, `.show external tables`, `.show external table`;
+//! * operations: `.show operations`, `.show operation <guid> [details]`;
+//! * continuous export: `.create-or-alter continuous-export`, `.show
+//!   continuous-exports`, `.show continuous-export <name> [exported-artifacts
+//!   | failures]`, `.enable` / `.disable` / `.run` / `.drop continuous-export`.
+//!
+//! Entry points:
 //!
 //! * [`parse_command`] parses one statement,
 //! * [`split_statements`] splits a script into statements separated by `;` or

@@ -38,6 +38,23 @@ pub enum Action {
         /// The table's name, for readers of the log.
         name: String,
     },
+    /// Creates or replaces a named catalog object of some kind (an external table, a
+    /// continuous-export definition, …). The database stores its body opaquely.
+    PutObject {
+        /// The object's kind, e.g. `external_table`.
+        kind: String,
+        /// The object's name, unique per kind.
+        name: String,
+        /// Its definition.
+        body: serde_json::Value,
+    },
+    /// Removes a catalog object.
+    DropObject {
+        /// The object's kind.
+        kind: String,
+        /// The object's name.
+        name: String,
+    },
     /// Adds extents to a table: these records are ingested at this commit.
     AddExtents {
         /// The table's id.

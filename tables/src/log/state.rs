@@ -84,6 +84,9 @@ pub struct DatabaseState {
     pub last_ingestion_time: Option<DateTime<Utc>>,
     /// Live tables by name.
     pub tables: BTreeMap<String, TableState>,
+    /// Catalog objects by kind, then name.
+    #[serde(default)]
+    pub objects: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
 }
 
 impl DatabaseState {
@@ -102,6 +105,16 @@ impl DatabaseState {
     /// The table with id `id`.
     pub fn table_by_id(&self, id: Uuid) -> Option<&TableState> {
         self.tables.values().find(|t| t.id == id)
+    }
+
+    /// The catalog object `kind`/`name`.
+    pub fn object(&self, kind: &str, name: &str) -> Option<&serde_json::Value> {
+        self.objects.get(kind).and_then(|m| m.get(name))
+    }
+
+    /// The catalog objects of `kind`, by name.
+    pub fn objects_of(&self, kind: &str) -> impl Iterator<Item = (&String, &serde_json::Value)> {
+        self.objects.get(kind).into_iter().flat_map(|m| m.iter())
     }
 
     /// Checks that `actions` can be committed on top of this state.
@@ -127,6 +140,7 @@ impl DatabaseState {
     /// A copy holding only the tables `actions` touch, enough to validate them.
     fn clone_shallow_for(&self, actions: &[Action]) -> DatabaseState {
         let mut tables = BTreeMap::new();
+        let mut tables_objects: Vec<(String, String)> = Vec::new();
         for action in actions {
             let name = match action {
                 Action::CreateTable { name, .. } | Action::DropTable { name, .. } => {
@@ -134,6 +148,13 @@ impl DatabaseState {
                 }
                 Action::AddExtents { table_id, .. } => {
                     self.table_by_id(*table_id).map(|t| t.name.clone())
+                }
+                Action::PutObject { .. } => None,
+                Action::DropObject { kind, name } => {
+                    if self.object(kind, name).is_some() {
+                        tables_objects.push((kind.clone(), name.clone()));
+                    }
+                    None
                 }
             };
             if let Some(name) = name {
@@ -149,10 +170,18 @@ impl DatabaseState {
                 );
             }
         }
+        let mut objects: BTreeMap<String, BTreeMap<String, serde_json::Value>> = BTreeMap::new();
+        for (kind, name) in tables_objects {
+            objects
+                .entry(kind.clone())
+                .or_default()
+                .insert(name.clone(), serde_json::Value::Null);
+        }
         DatabaseState {
             version: self.version,
             last_ingestion_time: self.last_ingestion_time,
             tables,
+            objects,
         }
     }
 
@@ -184,6 +213,24 @@ impl DatabaseState {
                     }
                     _ => return Err(TablesError::TableNotFound(name.clone())),
                 },
+                Action::PutObject { kind, name, body } => {
+                    self.objects
+                        .entry(kind.clone())
+                        .or_default()
+                        .insert(name.clone(), body.clone());
+                }
+                Action::DropObject { kind, name } => {
+                    let removed = self.objects.get_mut(kind).and_then(|m| m.remove(name));
+                    if removed.is_none() {
+                        return Err(TablesError::ObjectNotFound {
+                            kind: kind.clone(),
+                            name: name.clone(),
+                        });
+                    }
+                    if self.objects.get(kind).is_some_and(|m| m.is_empty()) {
+                        self.objects.remove(kind);
+                    }
+                }
                 Action::AddExtents { table_id, extents } => {
                     let table = self
                         .tables

@@ -1,0 +1,267 @@
+//! One run of a continuous export: export the commits `(E, N]` and commit the run.
+//!
+//! E is the end cursor of the last committed run; N is the newest cursor whose
+//! ingestion time is at least `forcedLatency` old. The query is planned with every
+//! fact table scoped to `(E, N]` (by swapping in scoped providers, no SQL rewriting)
+//! and dimension tables read whole; the artifacts are written by the export sink and
+//! the run is committed with one log commit that succeeds only if run R-1 is still
+//! the last one. A run that fails leaves E where it was; its files are orphans that
+//! no one reports. For a Delta target the data files go in one Delta commit carrying
+//! the transaction (export id, R); a run that finds R already in the Delta log only
+//! records the run.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use datafusion_export_tables::{Database, TablesError};
+use datafusion_export_udfs::{Cursor, CursorRange};
+use uuid::Uuid;
+
+use crate::command::ExternalTableKind;
+use crate::continuous::definition::{
+    self, put_action, run_action, ContinuousExport, Failure, RunArtifact, RunRecord, MAX_FAILURES,
+};
+use crate::engine::Engine;
+use crate::error::{ExportError, Result};
+use crate::export::delta::DeltaTarget;
+use crate::export::external_table;
+use crate::export_commands::{conform_frame, export_to_table};
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// The export.
+    pub name: String,
+    /// The committed run number, or `None` when there was nothing new.
+    pub run: Option<u64>,
+    /// Commits exported: `(from, to]`.
+    pub from_cursor: u64,
+    /// See `from_cursor`.
+    pub to_cursor: u64,
+    /// The artifacts reported.
+    pub artifacts: Vec<RunArtifact>,
+}
+
+/// A failed run, and whether retrying can help.
+#[derive(Debug)]
+pub struct RunError {
+    /// The error.
+    pub error: ExportError,
+    /// True for failures that need someone to change something (missing external
+    /// table, schema mismatch).
+    pub permanent: bool,
+}
+
+impl RunError {
+    fn permanent(error: ExportError) -> Self {
+        RunError { error, permanent: true }
+    }
+}
+
+impl From<ExportError> for RunError {
+    fn from(error: ExportError) -> Self {
+        RunError {
+            error,
+            permanent: false,
+        }
+    }
+}
+
+impl From<TablesError> for RunError {
+    fn from(e: TablesError) -> Self {
+        ExportError::from(e).into()
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for RunError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        ExportError::from(e).into()
+    }
+}
+
+/// The newest cursor after `after` whose commit is older than `cutoff` (and every
+/// commit before it, since ingestion times never go backwards along the log).
+pub fn pick_end(db: &Database, after: u64, cutoff: Option<DateTime<Utc>>) -> u64 {
+    let state = db.state();
+    let current = state.version;
+    let Some(cutoff) = cutoff else {
+        return current;
+    };
+    let mut first_young: Option<u64> = None;
+    for table in state.tables.values() {
+        let newer = table.extents_in(&CursorRange::after(Cursor::new(after)));
+        let young = newer.partition_point(|e| e.ingestion_time <= cutoff);
+        if let Some(e) = newer.get(young) {
+            first_young = Some(first_young.map_or(e.cursor, |c: u64| c.min(e.cursor)));
+        }
+    }
+    match first_young {
+        Some(c) => c.saturating_sub(1).max(after),
+        None => current,
+    }
+}
+
+/// Runs `name` once, now, as the scheduler would; records a failure if it fails.
+pub async fn run_once(engine: &Engine, name: &str) -> Result<RunOutcome> {
+    let db = engine.database();
+    let now = db.options().clock.now();
+    let export = definition::load(db, name).await?;
+    let _running = engine.continuous_state().start_running(name)?;
+    match attempt(engine, &export, now).await {
+        Ok(outcome) => Ok(outcome),
+        Err(failure) => {
+            let error = crate::engine::scrub_error(failure.error);
+            let details = error.to_string();
+            if let Err(e) = record_failure(engine, name, now, &details, failure.permanent).await {
+                log::warn!("continuous export {name}: failure not recorded: {e}");
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn attempt(
+    engine: &Engine,
+    export: &ContinuousExport,
+    now: DateTime<Utc>,
+) -> std::result::Result<RunOutcome, RunError> {
+    let db = engine.database();
+    db.refresh().await?;
+    let from = export.export_cursor;
+    let cutoff = export
+        .forced_latency
+        .map(|d| now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+    let to = pick_end(db, from, cutoff);
+    let nothing = RunOutcome {
+        name: export.name.clone(),
+        run: None,
+        from_cursor: from,
+        to_cursor: from,
+        artifacts: Vec::new(),
+    };
+    if to <= from {
+        return Ok(nothing);
+    }
+    let table = external_table::load(db, &export.external_table)
+        .await
+        .map_err(RunError::permanent)?;
+    let run = export.last_run + 1;
+    let app_id = export.id.to_string();
+
+    if table.def.kind == ExternalTableKind::Delta {
+        let url = table
+            .def
+            .urls
+            .first()
+            .ok_or_else(|| RunError::permanent(ExportError::Invalid("the Delta external table has no URL".into())))?;
+        let target = DeltaTarget::new(url.expose(), HashMap::new())?;
+        if let Some(version) = target.app_transaction_version(&app_id).await? {
+            if version >= run as i64 {
+                // The Delta commit of this run landed but its record did not: record it now.
+                let record = RunRecord {
+                    run,
+                    from_cursor: from,
+                    to_cursor: to,
+                    timestamp: now,
+                    artifacts: Vec::new(),
+                };
+                commit_run(db, &export.name, &record).await?;
+                return Ok(RunOutcome {
+                    run: Some(run),
+                    to_cursor: to,
+                    ..nothing
+                });
+            }
+        }
+    }
+
+    let scopes: HashMap<String, CursorRange> = export
+        .cursor_scoped_tables
+        .iter()
+        .map(|t| (t.clone(), CursorRange::between(Cursor::new(from), Cursor::new(to))))
+        .collect();
+    let ctx = engine.scoped_context(scopes);
+    let frame = ctx.sql(&export.query).await?;
+    let frame = conform_frame(frame, &table).map_err(RunError::permanent)?;
+    let txn = (table.def.kind == ExternalTableKind::Delta).then(|| (app_id.clone(), run as i64));
+    let artifacts = export_to_table(&table, frame, &export.export_properties, txn).await?;
+    let record = RunRecord {
+        run,
+        from_cursor: from,
+        to_cursor: to,
+        timestamp: now,
+        artifacts: artifacts.iter().map(RunArtifact::from).collect(),
+    };
+    commit_run(db, &export.name, &record).await?;
+    Ok(RunOutcome {
+        run: Some(run),
+        to_cursor: to,
+        artifacts: record.artifacts,
+        ..nothing
+    })
+}
+
+/// Commits run `record.run` if run `record.run - 1` is still the last one.
+async fn commit_run(db: &Database, name: &str, record: &RunRecord) -> Result<()> {
+    db.commit(|state| {
+        let current = definition::from_state(state, name).map_err(|e| TablesError::Conflict(e.to_string()))?;
+        if current.last_run + 1 != record.run {
+            return Err(TablesError::Conflict(format!(
+                "continuous export '{name}': run {} was already committed by another exporter; this run's files are orphans and are not reported",
+                record.run
+            )));
+        }
+        let mut updated = current;
+        updated.last_run = record.run;
+        updated.export_cursor = record.to_cursor;
+        updated.last_run_time = Some(record.timestamp);
+        updated.last_success_time = Some(record.timestamp);
+        updated.last_run_result = Some("Completed".into());
+        updated.permanent_failure_since = None;
+        let put = put_action(&updated).map_err(|e| TablesError::Conflict(e.to_string()))?;
+        let run = run_action(name, record).map_err(|e| TablesError::Conflict(e.to_string()))?;
+        Ok(vec![put, run])
+    })
+    .await?;
+    Ok(())
+}
+
+async fn record_failure(
+    engine: &Engine,
+    name: &str,
+    now: DateTime<Utc>,
+    details: &str,
+    permanent: bool,
+) -> Result<()> {
+    let window = engine.continuous_state().settings().permanent_failure_window;
+    engine
+        .database()
+        .commit(|state| {
+            let mut export = definition::from_state(state, name).map_err(|e| TablesError::Conflict(e.to_string()))?;
+            export.failures.push(Failure {
+                timestamp: now,
+                operation_id: Uuid::new_v4(),
+                last_success_run: export.last_success_time,
+                kind: "Failure".into(),
+                is_permanent: permanent,
+                details: details.to_string(),
+            });
+            if export.failures.len() > MAX_FAILURES {
+                let excess = export.failures.len() - MAX_FAILURES;
+                export.failures.drain(..excess);
+            }
+            export.last_run_time = Some(now);
+            export.last_run_result = Some("Failed".into());
+            if permanent {
+                let since = *export.permanent_failure_since.get_or_insert(now);
+                if chrono::Duration::from_std(window).is_ok_and(|w| now - since > w) {
+                    export.is_disabled = true;
+                }
+            } else {
+                export.permanent_failure_since = None;
+            }
+            Ok(vec![put_action(&export).map_err(|e| TablesError::Conflict(e.to_string()))?])
+        })
+        .await?;
+    Ok(())
+}

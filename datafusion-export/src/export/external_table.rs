@@ -1,0 +1,398 @@
+//! External tables: named export targets (`kind=storage` or `kind=delta`), stored in
+//! the database catalog, and read back with `SELECT * FROM external_table('X')`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::IntervalMonthDayNano;
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{plan_err, Result as DfResult, ScalarValue};
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::provider_as_source;
+use datafusion::datasource::view::ViewTable;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::logical_expr::{cast, col, lit, Expr, LogicalPlanBuilder, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_export_tables::Database;
+use serde::{Deserialize, Serialize};
+
+use crate::command::{
+    BinStep, CreateMode, DataFormat, ExternalTableDef, ExternalTableKind, PartitionExpr, Property,
+    PropertyValue, StartOfUnit,
+};
+use crate::error::{ExportError, Result};
+use crate::export::delta::DeltaTarget;
+use crate::export::options::{Compression, Distribution, ExportOptions, IncludeHeaders};
+use crate::export::partition::PartitionHashUdf;
+use crate::export::target::resolve_target;
+use crate::kusto_types::arrow_type;
+
+/// The catalog kind external tables are stored under.
+pub const KIND: &str = "external_table";
+
+/// A stored external table: its definition and resolved schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalTable {
+    /// As created.
+    pub def: ExternalTableDef,
+    /// The columns (for Delta tables without a column list, read from the table).
+    pub schema: Schema,
+}
+
+impl ExternalTable {
+    /// The columns.
+    pub fn schema_ref(&self) -> SchemaRef {
+        Arc::new(self.schema.clone())
+    }
+
+    /// Whether the `compressed` property is set.
+    pub fn compressed(&self) -> Result<bool> {
+        match self.property("compressed") {
+            None => Ok(false),
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| ExportError::property("compressed", "expected true or false")),
+        }
+    }
+
+    fn property(&self, name: &str) -> Option<&PropertyValue> {
+        crate::command::find_property(&self.def.properties, name)
+    }
+
+    /// The table's own properties merged with an export's (the export's win), minus
+    /// `compressed`, which is a flag of its own.
+    pub fn merged_properties(&self, command: &[Property]) -> Vec<Property> {
+        let mut merged: Vec<Property> = self
+            .def
+            .properties
+            .iter()
+            .filter(|p| !p.name.eq_ignore_ascii_case("compressed"))
+            .filter(|p| !command.iter().any(|c| c.name.eq_ignore_ascii_case(&p.name)))
+            .cloned()
+            .collect();
+        merged.extend(command.iter().cloned());
+        merged
+    }
+
+    /// The export options an `.export to table` uses.
+    pub fn export_options(&self, command: &[Property]) -> Result<ExportOptions> {
+        let format = match self.def.kind {
+            ExternalTableKind::Delta => DataFormat::Parquet,
+            ExternalTableKind::Storage => self.def.data_format.unwrap_or(DataFormat::Parquet),
+        };
+        ExportOptions::parse(&self.merged_properties(command), Some(format), self.compressed()?, Distribution::PerNode)
+    }
+
+    /// The format of the artifacts.
+    pub fn data_format(&self) -> DataFormat {
+        match self.def.kind {
+            ExternalTableKind::Delta => DataFormat::Parquet,
+            ExternalTableKind::Storage => self.def.data_format.unwrap_or(DataFormat::Parquet),
+        }
+    }
+}
+
+/// Loads external table `name` from the catalog.
+pub async fn load(db: &Database, name: &str) -> Result<ExternalTable> {
+    db.refresh().await?;
+    let body = db
+        .state()
+        .object(KIND, name)
+        .cloned()
+        .ok_or_else(|| ExportError::Invalid(format!("external table '{name}' does not exist")))?;
+    serde_json::from_value(body).map_err(|e| ExportError::Invalid(format!("external table '{name}' is unreadable: {e}")))
+}
+
+/// Every external table.
+pub async fn list(db: &Database) -> Result<Vec<ExternalTable>> {
+    db.refresh().await?;
+    let bodies: Vec<serde_json::Value> = db.state().objects_of(KIND).map(|(_, v)| v.clone()).collect();
+    bodies
+        .into_iter()
+        .map(|b| serde_json::from_value(b).map_err(|e| ExportError::Invalid(e.to_string())))
+        .collect()
+}
+
+/// Validates a definition and resolves its schema (reading a Delta table's if
+/// no columns are given, creating the Delta table if it does not exist).
+pub async fn resolve(def: ExternalTableDef, runtime: &RuntimeEnv) -> Result<ExternalTable> {
+    datafusion_export_tables::validate_table_name(&def.name)?;
+    if def.urls.is_empty() {
+        return Err(ExportError::Invalid(format!("external table '{}' needs at least one URL", def.name)));
+    }
+    let declared = Schema::new(
+        def.columns
+            .iter()
+            .map(|c| Field::new(&c.name, arrow_type(c.kusto_type), true))
+            .collect::<Vec<_>>(),
+    );
+    let schema = match def.kind {
+        ExternalTableKind::Storage => {
+            if def.columns.is_empty() {
+                return Err(ExportError::Invalid(format!(
+                    "external table '{}': a storage external table needs a column list",
+                    def.name
+                )));
+            }
+            if def.data_format.is_none() {
+                return Err(ExportError::Invalid(format!(
+                    "external table '{}': dataformat is required for kind=storage",
+                    def.name
+                )));
+            }
+            for url in &def.urls {
+                resolve_target(url, Some(runtime))?;
+            }
+            let table = ExternalTable { def: def.clone(), schema: declared.clone() };
+            // Properties and partitions must be usable by an export.
+            table.export_options(&[])?;
+            crate::export::partition::Partitioner::try_new(&def.partitions, &table.schema_ref())?;
+            declared
+        }
+        ExternalTableKind::Delta => {
+            if def.urls.len() != 1 {
+                return Err(ExportError::Invalid(format!(
+                    "external table '{}': a Delta table has exactly one URL",
+                    def.name
+                )));
+            }
+            let target = DeltaTarget::new(def.urls[0].expose(), HashMap::new())?;
+            if def.columns.is_empty() {
+                let provider = target.table_provider().await.map_err(|e| {
+                    ExportError::Invalid(format!(
+                        "external table '{}': no column list was given and the Delta table cannot be read ({e})",
+                        def.name
+                    ))
+                })?;
+                provider.schema().as_ref().clone()
+            } else {
+                target.ensure_table(&Arc::new(declared.clone()), &[]).await?;
+                declared
+            }
+        }
+    };
+    Ok(ExternalTable { def, schema })
+}
+
+/// Stores a resolved definition, honouring `.create` / `.alter` / `.create-or-alter`.
+pub async fn store(db: &Database, table: &ExternalTable) -> Result<()> {
+    let body = serde_json::to_value(table).map_err(|e| ExportError::Invalid(e.to_string()))?;
+    let name = table.def.name.clone();
+    let mode = table.def.mode;
+    db.commit(|state| {
+        let exists = state.object(KIND, &name).is_some();
+        match (mode, exists) {
+            (CreateMode::Create, true) => Err(datafusion_export_tables::TablesError::InvalidName {
+                name: name.clone(),
+                reason: "an external table of that name already exists (use .create-or-alter)".into(),
+            }),
+            (CreateMode::Alter, false) => Err(datafusion_export_tables::TablesError::ObjectNotFound {
+                kind: "external table".into(),
+                name: name.clone(),
+            }),
+            _ => Ok(vec![datafusion_export_tables::log::action::Action::PutObject {
+                kind: KIND.into(),
+                name: name.clone(),
+                body: body.clone(),
+            }]),
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Drops an external table (its files stay where they are).
+pub async fn drop(db: &Database, name: &str, if_exists: bool) -> Result<bool> {
+    db.refresh().await?;
+    if db.state().object(KIND, name).is_none() {
+        return if if_exists {
+            Ok(false)
+        } else {
+            Err(ExportError::Invalid(format!("external table '{name}' does not exist")))
+        };
+    }
+    db.commit(|_| {
+        Ok(vec![datafusion_export_tables::log::action::Action::DropObject {
+            kind: KIND.into(),
+            name: name.to_string(),
+        }])
+    })
+    .await?;
+    Ok(true)
+}
+
+/// `external_table('X')`: reads an external table back, partition columns included.
+#[derive(Debug)]
+pub struct ExternalTableFunction {
+    db: Database,
+}
+
+impl ExternalTableFunction {
+    /// The function over `db`'s external tables.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+impl TableFunctionImpl for ExternalTableFunction {
+    fn call(&self, _exprs: &[Expr]) -> DfResult<Arc<dyn TableProvider>> {
+        plan_err!("external_table() needs a session")
+    }
+
+    fn call_with_args(&self, args: TableFunctionArgs) -> DfResult<Arc<dyn TableProvider>> {
+        let name = match args.exprs() {
+            [Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)), _)] => s.clone(),
+            _ => return plan_err!("external_table() takes the external table's name as a string, e.g. external_table('X')"),
+        };
+        let body = self
+            .db
+            .state()
+            .object(KIND, &name)
+            .cloned()
+            .ok_or_else(|| datafusion::error::DataFusionError::Plan(format!("external table '{name}' does not exist")))?;
+        let table: ExternalTable = serde_json::from_value(body)
+            .map_err(|e| datafusion::error::DataFusionError::Plan(format!("external table '{name}': {e}")))?;
+        match table.def.kind {
+            ExternalTableKind::Delta => Ok(Arc::new(DeltaReadBack { table })),
+            ExternalTableKind::Storage => storage_read_back(&table, args.session()).map_err(Into::into),
+        }
+    }
+}
+
+fn storage_read_back(table: &ExternalTable, session: &dyn Session) -> Result<Arc<dyn TableProvider>> {
+    let options = table.export_options(&[])?;
+    let format = table.data_format();
+    if matches!(format, DataFormat::Csv | DataFormat::Tsv) && options.include_headers == IncludeHeaders::FirstFile {
+        return Err(ExportError::Invalid(format!(
+            "external table '{}' has includeHeaders=firstFile: only one of its files has a header, so it cannot be read back as a table",
+            table.def.name
+        )));
+    }
+    let compression = match options.compression {
+        Compression::Gzip if format != DataFormat::Parquet => FileCompressionType::GZIP,
+        Compression::Zstd if format != DataFormat::Parquet => FileCompressionType::ZSTD,
+        _ => FileCompressionType::UNCOMPRESSED,
+    };
+    let file_format: Arc<dyn FileFormat> = match format {
+        DataFormat::Csv | DataFormat::Tsv => Arc::new(
+            CsvFormat::default()
+                .with_has_header(options.include_headers == IncludeHeaders::All)
+                .with_delimiter(if format == DataFormat::Tsv { b'\t' } else { b',' })
+                .with_newlines_in_values(true)
+                .with_file_compression_type(compression),
+        ),
+        DataFormat::Json => Arc::new(JsonFormat::default().with_file_compression_type(compression)),
+        DataFormat::Parquet => Arc::new(ParquetFormat::default()),
+    };
+    let mut urls = Vec::new();
+    for url in &table.def.urls {
+        let target = resolve_target(url, Some(session.runtime_env()))?;
+        // One registry entry per URL, however often the table is read.
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            url.expose().hash(&mut h);
+            h.finish()
+        };
+        let base = url::Url::parse(&format!("dfexport-ext://t{key:016x}"))
+            .map_err(|e| ExportError::Invalid(e.to_string()))?;
+        session.runtime_env().register_object_store(&base, Arc::clone(&target.store));
+        urls.push(ListingTableUrl::parse(format!("{base}/"))?);
+    }
+    let listing_options = ListingOptions::new(file_format).with_file_extension(options.file_extension(format));
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(listing_options)
+        .with_schema(table.schema_ref());
+    let listing = ListingTable::try_new(config)?;
+    let mut exprs: Vec<Expr> = table.schema.fields().iter().map(|f| col(f.name())).collect();
+    for p in &table.def.partitions {
+        exprs.push(partition_expr(&p.expr, arrow_type(p.kusto_type))?.alias(&p.name));
+    }
+    let plan = LogicalPlanBuilder::scan(&table.def.name, provider_as_source(Arc::new(listing)), None)?
+        .project(exprs)?
+        .build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
+}
+
+/// A partition's value computed from the data columns: the same function that
+/// placed each record in its folder, so reading back is exact for any path layout.
+fn partition_expr(expr: &PartitionExpr, declared: DataType) -> Result<Expr> {
+    use datafusion::functions::expr_fn::{date_bin, date_trunc, floor};
+    let utc = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
+    let e = match expr {
+        PartitionExpr::Column(c) => col(c.as_str()),
+        PartitionExpr::Bin { column, step: BinStep::Timespan(step) } => {
+            let nanos = i64::try_from(step.as_nanos()).unwrap_or(i64::MAX);
+            date_bin(
+                lit(ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(0, 0, nanos)))),
+                cast(col(column.as_str()), utc.clone()),
+                lit(ScalarValue::TimestampNanosecond(Some(0), Some("UTC".into()))),
+            )
+        }
+        PartitionExpr::Bin { column, step: BinStep::Number(step) } => {
+            floor(cast(col(column.as_str()), DataType::Float64) / lit(*step as f64)) * lit(*step as f64)
+        }
+        PartitionExpr::StartOf { column, unit } => {
+            let ts = cast(col(column.as_str()), utc.clone());
+            match unit {
+                StartOfUnit::Day => date_trunc(lit("day"), ts),
+                StartOfUnit::Month => date_trunc(lit("month"), ts),
+                StartOfUnit::Year => date_trunc(lit("year"), ts),
+                StartOfUnit::Week => {
+                    let day = lit(ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(0, 1, 0))));
+                    date_trunc(lit("week"), ts + day.clone()) - day
+                }
+            }
+        }
+        PartitionExpr::Hash { column, modulo } => {
+            datafusion::logical_expr::ScalarUDF::new_from_impl(PartitionHashUdf::default())
+                .call(vec![col(column.as_str()), lit(i64::from(*modulo))])
+        }
+    };
+    Ok(cast(e, declared))
+}
+
+/// A Delta external table read back through deltalake's provider, opened at scan time.
+#[derive(Debug)]
+struct DeltaReadBack {
+    table: ExternalTable,
+}
+
+#[async_trait]
+impl TableProvider for DeltaReadBack {
+    fn schema(&self) -> SchemaRef {
+        self.table.schema_ref()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let url = self.table.def.urls.first().ok_or_else(|| {
+            datafusion::error::DataFusionError::Plan("the Delta external table has no URL".into())
+        })?;
+        let target = DeltaTarget::new(url.expose(), HashMap::new())?;
+        let provider = target.table_provider().await?;
+        if provider.schema().fields().len() != self.table.schema.fields().len() {
+            return plan_err!(
+                "the Delta table of external table '{}' no longer has the columns it was created with",
+                self.table.def.name
+            );
+        }
+        provider.scan(state, projection, filters, limit).await
+    }
+}

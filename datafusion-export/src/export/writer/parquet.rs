@@ -1,0 +1,291 @@
+//! Parquet artifacts, encoding the column chunks of a row group in parallel.
+//!
+//! The file is assembled with Parquet's [`SerializedFileWriter`] over an
+//! in-memory buffer that is drained to the upload after every row group;
+//! each column (leaf) of the in-progress row group is encoded by its own
+//! Tokio task, fed through a small bounded channel. Row groups hold exactly
+//! `parquet_row_group_size` rows (the last one fewer).
+//!
+//! Encoding of the column chunks of one row group runs concurrently with
+//! the caller producing the next batch; a row group boundary waits for its
+//! columns, appends them to the file and uploads the bytes.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn,
+    ArrowRowGroupWriterFactory,
+};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::errors::ParquetError;
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::writer::SerializedFileWriter;
+use tokio::sync::mpsc;
+
+use crate::error::{ExportError, Result};
+
+use super::{check_schema, task_error, ArtifactWriter, TaskGroup, Upload, WriterSettings};
+
+/// Leaf columns queued per column task at most.
+const COLUMN_CHANNEL_CAPACITY: usize = 2;
+
+fn parquet_error(e: ParquetError) -> ExportError {
+    ExportError::DataFusion(e.into())
+}
+
+/// One column chunk being encoded.
+struct ColumnTask {
+    tx: mpsc::Sender<ArrowLeafColumn>,
+}
+
+/// The row group being written.
+struct RowGroup {
+    columns: Vec<ColumnTask>,
+    handles: TaskGroup<std::result::Result<ArrowColumnChunk, ParquetError>>,
+    rows: usize,
+    /// Arrow in-memory size of the rows sent.
+    arrow_bytes: u64,
+}
+
+impl RowGroup {
+    fn start(writers: Vec<ArrowColumnWriter>) -> Self {
+        let mut columns = Vec::with_capacity(writers.len());
+        let mut handles = Vec::with_capacity(writers.len());
+        for writer in writers {
+            let (tx, rx) = mpsc::channel(COLUMN_CHANNEL_CAPACITY);
+            handles.push(tokio::spawn(encode_column(writer, rx)));
+            columns.push(ColumnTask { tx });
+        }
+        RowGroup {
+            columns,
+            handles: TaskGroup(handles),
+            rows: 0,
+            arrow_bytes: 0,
+        }
+    }
+
+    /// Sends the leaves of `batch` to the column tasks.
+    async fn send(&mut self, schema: &SchemaRef, batch: &RecordBatch) -> Result<()> {
+        let mut index = 0;
+        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+            let data = column.to_data();
+            let size = data
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| column.get_array_memory_size());
+            self.arrow_bytes += size as u64;
+            for leaf in compute_leaves(field, column).map_err(parquet_error)? {
+                let task = self.columns.get(index).ok_or_else(|| {
+                    ExportError::Invalid("parquet writer: more leaves than columns".to_string())
+                })?;
+                if task.tx.send(leaf).await.is_err() {
+                    // The task ended early: it failed; report why.
+                    return Err(self.failure(index).await);
+                }
+                index += 1;
+            }
+        }
+        self.rows += batch.num_rows();
+        Ok(())
+    }
+
+    async fn failure(&mut self, index: usize) -> ExportError {
+        let handle = &mut self.handles.0[index];
+        match handle.await {
+            Ok(Err(e)) => parquet_error(e),
+            Ok(Ok(_)) => ExportError::Invalid(
+                "parquet writer: a column encoder stopped unexpectedly".to_string(),
+            ),
+            Err(e) => task_error(e),
+        }
+    }
+
+    /// Waits for every column chunk, in column order.
+    async fn close(mut self) -> Result<Vec<ArrowColumnChunk>> {
+        self.columns.clear(); // closes the channels: the tasks finish their chunks
+        let mut chunks = Vec::with_capacity(self.handles.0.len());
+        for handle in self.handles.0.iter_mut() {
+            chunks.push(handle.await.map_err(task_error)?.map_err(parquet_error)?);
+        }
+        Ok(chunks)
+    }
+}
+
+async fn encode_column(
+    mut writer: ArrowColumnWriter,
+    mut rx: mpsc::Receiver<ArrowLeafColumn>,
+) -> std::result::Result<ArrowColumnChunk, ParquetError> {
+    while let Some(leaf) = rx.recv().await {
+        writer.write(&leaf)?;
+    }
+    writer.close()
+}
+
+/// Writes one Parquet artifact.
+pub(super) struct ParquetWriter {
+    schema: SchemaRef,
+    file: SerializedFileWriter<Vec<u8>>,
+    factory: ArrowRowGroupWriterFactory,
+    max_rows: usize,
+    current: Option<RowGroup>,
+    upload: Option<Upload>,
+    rows: u64,
+    /// Uncompressed size of the flushed row groups.
+    flushed_bytes: u64,
+    /// Arrow in-memory size of the rows of the flushed row groups.
+    flushed_arrow_bytes: u64,
+}
+
+impl ParquetWriter {
+    pub(super) fn try_new(
+        upload: Upload,
+        schema: SchemaRef,
+        settings: &WriterSettings,
+    ) -> Result<Self> {
+        if settings.parquet_row_group_size == 0 {
+            return Err(ExportError::Invalid(
+                "parquet row group size must be at least 1".to_string(),
+            ));
+        }
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(settings.parquet_row_group_size))
+            .set_compression(settings.compression.parquet_codec())
+            .build();
+        // `ArrowWriter` derives the Parquet schema and embeds the Arrow schema
+        // in the footer metadata; its parts then let columns encode in parallel.
+        let writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(props))
+            .map_err(parquet_error)?;
+        let (file, factory) = writer.into_serialized_writer().map_err(parquet_error)?;
+        Ok(ParquetWriter {
+            schema,
+            file,
+            factory,
+            max_rows: settings.parquet_row_group_size,
+            current: None,
+            upload: Some(upload),
+            rows: 0,
+            flushed_bytes: 0,
+            flushed_arrow_bytes: 0,
+        })
+    }
+
+    fn upload(&mut self) -> Result<&mut Upload> {
+        self.upload.as_mut().ok_or_else(|| {
+            ExportError::Invalid("export writer: the artifact already failed".to_string())
+        })
+    }
+
+    /// Uploads whatever the file writer has produced so far.
+    async fn drain(&mut self) -> Result<()> {
+        self.file
+            .flush()
+            .map_err(|e| ExportError::DataFusion(e.into()))?;
+        let bytes = std::mem::take(self.file.inner_mut());
+        self.upload()?.put(Bytes::from(bytes)).await
+    }
+
+    /// Completes the in-progress row group and uploads it.
+    async fn flush_row_group(&mut self) -> Result<()> {
+        let Some(group) = self.current.take() else {
+            return Ok(());
+        };
+        self.flushed_arrow_bytes += group.arrow_bytes;
+        let chunks = group.close().await?;
+        let mut row_group = self.file.next_row_group().map_err(parquet_error)?;
+        for chunk in chunks {
+            chunk
+                .append_to_row_group(&mut row_group)
+                .map_err(parquet_error)?;
+        }
+        let metadata = row_group.close().map_err(parquet_error)?;
+        self.flushed_bytes += u64::try_from(metadata.total_byte_size()).unwrap_or(0);
+        self.drain().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ArtifactWriter for ParquetWriter {
+    async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(());
+        }
+        check_schema(&self.schema, batch)?;
+        let mut offset = 0;
+        while offset < rows {
+            if self.current.is_none() {
+                let index = self.file.flushed_row_groups().len();
+                let writers = self
+                    .factory
+                    .create_column_writers(index)
+                    .map_err(parquet_error)?;
+                self.current = Some(RowGroup::start(writers));
+            }
+            let group = self.current.as_mut().expect("row group just started");
+            let take = (self.max_rows - group.rows).min(rows - offset);
+            let part = if take == rows {
+                batch.clone()
+            } else {
+                batch.slice(offset, take)
+            };
+            group.send(&self.schema, &part).await?;
+            offset += take;
+            if group.rows >= self.max_rows {
+                self.flush_row_group().await?;
+            }
+        }
+        self.rows += rows as u64;
+        Ok(())
+    }
+
+    /// Flushed row groups count their uncompressed size; the in-progress
+    /// row group counts its Arrow size scaled by the uncompressed/Arrow ratio
+    /// of the flushed row groups (1 before the first flush).
+    fn uncompressed_bytes(&self) -> u64 {
+        let in_progress = match &self.current {
+            None => 0,
+            Some(group) if self.flushed_arrow_bytes == 0 => group.arrow_bytes,
+            Some(group) => {
+                let scaled = u128::from(group.arrow_bytes) * u128::from(self.flushed_bytes)
+                    / u128::from(self.flushed_arrow_bytes);
+                u64::try_from(scaled).unwrap_or(u64::MAX)
+            }
+        };
+        self.flushed_bytes.saturating_add(in_progress)
+    }
+
+    fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<u64> {
+        let result = async {
+            self.flush_row_group().await?;
+            self.file.finish().map_err(parquet_error)?;
+            self.drain().await
+        }
+        .await;
+        let Some(upload) = self.upload.take() else {
+            return Err(ExportError::Invalid(
+                "export writer: the artifact already failed".to_string(),
+            ));
+        };
+        match result {
+            Ok(()) => upload.finish().await,
+            Err(e) => {
+                let _ = upload.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<()> {
+        drop(self.current.take()); // aborts the column tasks
+        match self.upload.take() {
+            Some(upload) => upload.abort().await,
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! Executing `.export`, the external-table commands and the operation commands.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::Schema;
+use datafusion::dataframe::DataFrame;
+use datafusion::logical_expr::{cast, col};
+use datafusion_export_tables::convertible;
+
+use crate::command::{
+    BinStep, DataFormat, ExportCommand, ExportTarget, ExternalTableDef, ExternalTableKind,
+    PartitionExpr, PathFormatPart, Property, StartOfUnit,
+};
+use crate::engine::Engine;
+use crate::error::{ExportError, Result};
+use crate::export::delta::{DeltaFile, DeltaTarget};
+use crate::export::external_table::{self, ExternalTable};
+use crate::export::operations::{OperationDetails, OperationState};
+use crate::export::options::{Distribution, ExportOptions};
+use crate::export::partition::Partitioner;
+use crate::export::path_format::PathLayout;
+use crate::export::planner::{plan_export, run_export};
+use crate::export::sink_exec::{Artifact, ExportSpec};
+use crate::export::target::{resolve_target, StorageTarget};
+use crate::kusto_types::kusto_name;
+use crate::results::ResultBuilder;
+
+/// Open artifacts per writer before the least recently used one is closed.
+pub const MAX_OPEN_WRITERS: usize = 32;
+
+/// `.export …`: synchronously, or as an operation with `async`.
+pub async fn export(engine: &Engine, command: ExportCommand, shown_text: String) -> Result<RecordBatch> {
+    let persist = persist_details(&command.properties)?;
+    if command.is_async {
+        let id = engine.operations().start("DataExport", &shown_text);
+        let background = engine.clone();
+        tokio::spawn(async move {
+            let outcome = run(&background, command)
+                .await
+                .map(|batch| details_of(&batch))
+                .map_err(|e| crate::engine::scrub_error(e).to_string());
+            background.operations().finish(id, outcome, persist.unwrap_or(true)).await;
+        });
+        return ResultBuilder::new().strings("OperationId", [Some(id.to_string())]).build();
+    }
+    let batch = run(engine, command).await?;
+    if persist == Some(true) {
+        let id = engine.operations().start("DataExport", &shown_text);
+        engine.operations().finish(id, Ok(details_of(&batch)), true).await;
+    }
+    Ok(batch)
+}
+
+fn persist_details(properties: &[Property]) -> Result<Option<bool>> {
+    match crate::command::find_property(properties, "persistDetails") {
+        None => Ok(None),
+        Some(v) => v
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| ExportError::property("persistDetails", "expected true or false")),
+    }
+}
+
+async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
+    let frame = engine.query_frame(&command.query).await?;
+    match command.target {
+        ExportTarget::Storage { format, urls } => {
+            let options =
+                ExportOptions::parse(&command.properties, Some(format), command.compressed, Distribution::PerShard)?;
+            let runtime = engine.context().runtime_env();
+            let targets = urls
+                .iter()
+                .map(|u| resolve_target(u, Some(&runtime)))
+                .collect::<Result<Vec<_>>>()?;
+            let distribution = options.distribution;
+            let spec = ExportSpec {
+                targets,
+                format,
+                options,
+                partitioning: None,
+                max_open_writers: MAX_OPEN_WRITERS,
+            };
+            let plan = plan_export(frame, spec, distribution).await?;
+            let artifacts = run_export(plan, engine.context().task_ctx()).await?;
+            artifacts_table(None, &artifacts)
+        }
+        ExportTarget::Table { name } => {
+            if command.compressed {
+                return Err(ExportError::Invalid(
+                    "`compressed` does not apply to `.export to table`: set compressed=true on the external table".into(),
+                ));
+            }
+            let table = external_table::load(engine.database(), &name).await?;
+            let artifacts = export_to_table(&table, frame, &command.properties, None).await?;
+            artifacts_table(Some(&name), &artifacts)
+        }
+    }
+}
+
+/// Checks that `frame` has the external table's columns (same names, in order,
+/// types equal or losslessly convertible) and converts it to them.
+pub fn conform_frame(frame: DataFrame, table: &ExternalTable) -> Result<DataFrame> {
+    let given = frame.schema().clone();
+    let expected = &table.schema;
+    let describe = |s: &Schema| {
+        s.fields()
+            .iter()
+            .map(|f| format!("{}:{}", f.name(), kusto_name(f.data_type())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mismatch = |detail: String| {
+        ExportError::Invalid(format!(
+            "the query's output does not match external table '{}' ({}): {detail}",
+            table.def.name,
+            describe(expected)
+        ))
+    };
+    if given.fields().len() != expected.fields().len() {
+        return Err(mismatch(format!(
+            "the query returns {} columns ({}), the table has {}",
+            given.fields().len(),
+            describe(given.as_arrow()),
+            expected.fields().len()
+        )));
+    }
+    let mut exprs = Vec::new();
+    for (i, (qualifier, field)) in given.iter().enumerate() {
+        let want = expected.field(i);
+        if field.name() != want.name() {
+            return Err(mismatch(format!("column {} is '{}', expected '{}'", i + 1, field.name(), want.name())));
+        }
+        if field.data_type() != want.data_type() && !convertible(field.data_type(), want.data_type()) {
+            return Err(mismatch(format!(
+                "column '{}' is {}, expected {}",
+                field.name(),
+                kusto_name(field.data_type()),
+                kusto_name(want.data_type())
+            )));
+        }
+        let column = datafusion::common::Column::new(qualifier.cloned(), field.name());
+        exprs.push(cast(col(column), want.data_type().clone()).alias(want.name()));
+    }
+    Ok(frame.select(exprs)?)
+}
+
+/// Writes `frame` to an external table: artifacts under its URLs (partitioned as it
+/// says), or data files committed to its Delta table in one commit carrying `txn`.
+pub async fn export_to_table(
+    table: &ExternalTable,
+    frame: DataFrame,
+    properties: &[Property],
+    txn: Option<(String, i64)>,
+) -> Result<Vec<Artifact>> {
+    let frame = conform_frame(frame, table)?;
+    let task = frame.task_ctx();
+    let task = Arc::new(task);
+    let options = table.export_options(properties)?;
+    let distribution = options.distribution;
+    let format = table.data_format();
+    match table.def.kind {
+        ExternalTableKind::Storage => {
+            let runtime = task.runtime_env();
+            let targets = table
+                .def
+                .urls
+                .iter()
+                .map(|u| resolve_target(u, Some(&runtime)))
+                .collect::<Result<Vec<_>>>()?;
+            let partitioning = if table.def.partitions.is_empty() {
+                None
+            } else {
+                let schema = Arc::new(frame.schema().as_arrow().clone());
+                let names: Vec<String> = table.def.partitions.iter().map(|p| p.name.clone()).collect();
+                Some((
+                    Partitioner::try_new(&table.def.partitions, &schema)?,
+                    PathLayout::try_new(&names, &table.def.path_format)?,
+                ))
+            };
+            let spec = ExportSpec {
+                targets,
+                format,
+                options,
+                partitioning,
+                max_open_writers: MAX_OPEN_WRITERS,
+            };
+            let plan = plan_export(frame, spec, distribution).await?;
+            run_export(plan, task).await
+        }
+        ExternalTableKind::Delta => {
+            let url = table
+                .def
+                .urls
+                .first()
+                .ok_or_else(|| ExportError::Invalid("the Delta external table has no URL".into()))?;
+            let target = DeltaTarget::new(url.expose(), HashMap::new())?;
+            let mut handle = target.ensure_table(&table.schema_ref(), &[]).await?;
+            let storage = StorageTarget {
+                store: target.object_store(&handle),
+                display: url.redacted().trim_end_matches('/').to_string(),
+            };
+            let spec = ExportSpec {
+                targets: vec![storage],
+                format: DataFormat::Parquet,
+                options,
+                partitioning: None,
+                max_open_writers: MAX_OPEN_WRITERS,
+            };
+            let plan = plan_export(frame, spec, distribution).await?;
+            let artifacts = run_export(plan, task).await?;
+            if !artifacts.is_empty() || txn.is_some() {
+                let files: Vec<DeltaFile> = artifacts
+                    .iter()
+                    .map(|a| DeltaFile {
+                        path: a.relative_path.clone(),
+                        size: a.size,
+                        num_records: a.num_records,
+                        partition_values: a.partition_values.clone(),
+                    })
+                    .collect();
+                target.commit_files(&mut handle, &files, txn, "dfexport export").await?;
+            }
+            Ok(artifacts)
+        }
+    }
+}
+
+/// The result table of an export.
+pub fn artifacts_table(external_table: Option<&str>, artifacts: &[Artifact]) -> Result<RecordBatch> {
+    let mut builder = ResultBuilder::new();
+    if let Some(name) = external_table {
+        builder = builder.strings("ExternalTableName", artifacts.iter().map(|_| Some(name)));
+    }
+    builder
+        .strings("Path", artifacts.iter().map(|a| Some(a.path.as_str())))
+        .longs("NumRecords", artifacts.iter().map(|a| Some(a.num_records as i64)))
+        .longs("SizeInBytes", artifacts.iter().map(|a| Some(a.size as i64)))
+        .build()
+}
+
+fn details_of(batch: &RecordBatch) -> OperationDetails {
+    let schema = batch.schema();
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let formatted: Vec<Vec<Option<String>>> = (0..batch.num_rows())
+        .map(|row| {
+            batch
+                .columns()
+                .iter()
+                .map(|c| {
+                    (!c.is_null(row)).then(|| {
+                        datafusion::common::ScalarValue::try_from_array(c, row)
+                            .map(|v| v.to_string())
+                            .unwrap_or_default()
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    OperationDetails { columns, rows: formatted }
+}
+
+/// `.create [or alter] external table …`.
+pub async fn create_external_table(engine: &Engine, def: ExternalTableDef) -> Result<RecordBatch> {
+    let table = external_table::resolve(def, &engine.context().runtime_env()).await?;
+    external_table::store(engine.database(), &table).await?;
+    describe_external_tables(&[table])
+}
+
+/// `.drop external table X [ifexists]`.
+pub async fn drop_external_table(engine: &Engine, name: &str, if_exists: bool) -> Result<RecordBatch> {
+    let dropped = external_table::drop(engine.database(), name, if_exists).await?;
+    ResultBuilder::new()
+        .strings("TableName", [Some(name)])
+        .bools("Dropped", [Some(dropped)])
+        .build()
+}
+
+/// `.show external tables`.
+pub async fn show_external_tables(engine: &Engine) -> Result<RecordBatch> {
+    describe_external_tables(&external_table::list(engine.database()).await?)
+}
+
+/// `.show external table X`.
+pub async fn show_external_table(engine: &Engine, name: &str) -> Result<RecordBatch> {
+    describe_external_tables(&[external_table::load(engine.database(), name).await?])
+}
+
+fn describe_external_tables(tables: &[ExternalTable]) -> Result<RecordBatch> {
+    let schema_text = |t: &ExternalTable| {
+        t.schema
+            .fields()
+            .iter()
+            .map(|f| format!("{}:{}", f.name(), kusto_name(f.data_type())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    ResultBuilder::new()
+        .strings("TableName", tables.iter().map(|t| Some(t.def.name.as_str())))
+        .strings(
+            "TableType",
+            tables.iter().map(|t| {
+                Some(match t.def.kind {
+                    ExternalTableKind::Storage => "Storage",
+                    ExternalTableKind::Delta => "Delta",
+                })
+            }),
+        )
+        .strings("Schema", tables.iter().map(|t| Some(schema_text(t))))
+        .strings(
+            "DataFormat",
+            tables.iter().map(|t| Some(t.data_format().name().to_string())),
+        )
+        .strings("Partitions", tables.iter().map(|t| Some(describe_partitions(&t.def))))
+        .strings("PathFormat", tables.iter().map(|t| Some(describe_path_format(&t.def.path_format))))
+        .strings(
+            "ConnectionStrings",
+            tables.iter().map(|t| {
+                Some(t.def.urls.iter().map(|u| u.redacted()).collect::<Vec<_>>().join(", "))
+            }),
+        )
+        .strings(
+            "Properties",
+            tables.iter().map(|t| {
+                Some(
+                    t.def
+                        .properties
+                        .iter()
+                        .map(|p| format!("{}={}", p.name, describe_value(&p.value)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+            }),
+        )
+        .build()
+}
+
+fn describe_value(v: &crate::command::PropertyValue) -> String {
+    use crate::command::PropertyValue as V;
+    match v {
+        V::String(s) => format!("'{}'", s.redacted()),
+        V::Bool(b) => b.to_string(),
+        V::Integer(i) => i.to_string(),
+        V::Float(f) => f.to_string(),
+        V::Timespan(d) => format!("{}s", d.as_secs_f64()),
+        V::Identifier(s) => s.clone(),
+    }
+}
+
+fn describe_partitions(def: &ExternalTableDef) -> String {
+    def.partitions
+        .iter()
+        .map(|p| {
+            let expr = match &p.expr {
+                PartitionExpr::Column(c) => c.clone(),
+                PartitionExpr::Bin { column, step: BinStep::Timespan(d) } => format!("bin({column}, {}s)", d.as_secs_f64()),
+                PartitionExpr::Bin { column, step: BinStep::Number(n) } => format!("bin({column}, {n})"),
+                PartitionExpr::StartOf { column, unit } => {
+                    let unit = match unit {
+                        StartOfUnit::Day => "day",
+                        StartOfUnit::Week => "week",
+                        StartOfUnit::Month => "month",
+                        StartOfUnit::Year => "year",
+                    };
+                    format!("startof{unit}({column})")
+                }
+                PartitionExpr::Hash { column, modulo } => format!("hash({column}, {modulo})"),
+            };
+            format!("{}:{} = {expr}", p.name, p.kusto_type.name())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe_path_format(parts: &[PathFormatPart]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            PathFormatPart::Literal(s) => format!("\"{s}\""),
+            PathFormatPart::Partition(n) => n.clone(),
+            PathFormatPart::DatetimePattern { pattern, partition } => format!("datetime_pattern(\"{pattern}\", {partition})"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `.show operations`.
+pub fn show_operations(engine: &Engine) -> Result<RecordBatch> {
+    operations_table(&engine.operations().list())
+}
+
+/// `.show operation <id> [details]`.
+pub async fn show_operation(engine: &Engine, id: &str, details: bool) -> Result<RecordBatch> {
+    let op = engine.operations().get(id).await?;
+    if !details {
+        return operations_table(&[op]);
+    }
+    match op.state {
+        OperationState::Completed => {
+            let d = op.details.unwrap_or_default();
+            let mut builder = ResultBuilder::new();
+            for (i, name) in d.columns.iter().enumerate() {
+                builder = builder.strings(name, d.rows.iter().map(|r| r.get(i).cloned().flatten()));
+            }
+            builder.build()
+        }
+        OperationState::Failed => Err(ExportError::Invalid(format!(
+            "operation {} failed: {}",
+            op.id,
+            op.status.unwrap_or_default()
+        ))),
+        OperationState::InProgress => Err(ExportError::Invalid(format!(
+            "operation {} is still in progress; follow it with `.show operation {}`",
+            op.id, op.id
+        ))),
+    }
+}
+
+fn operations_table(ops: &[crate::export::operations::Operation]) -> Result<RecordBatch> {
+    ResultBuilder::new()
+        .strings("OperationId", ops.iter().map(|o| Some(o.id.to_string())))
+        .strings("Operation", ops.iter().map(|o| Some(o.kind.as_str())))
+        .times("StartedOn", ops.iter().map(|o| Some(o.started_on)))
+        .times("LastUpdatedOn", ops.iter().map(|o| Some(o.last_updated_on)))
+        .strings("State", ops.iter().map(|o| Some(o.state.name())))
+        .strings("Status", ops.iter().map(|o| o.status.as_deref()))
+        .build()
+}
