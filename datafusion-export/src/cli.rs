@@ -82,15 +82,25 @@ async fn shutdown_signal() {
     }
 }
 
-async fn serve(db: &str, poll: std::time::Duration, max_concurrent_exports: usize, out: &mut dyn Write) -> Result<(), String> {
-    let database = datafusion_export_tables::Database::open(db).await.map_err(|e| e.to_string())?;
+async fn serve(
+    db: &str,
+    poll: std::time::Duration,
+    max_concurrent_exports: usize,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let database = datafusion_export_tables::Database::open(db)
+        .await
+        .map_err(|e| e.to_string())?;
     let settings = crate::continuous::ContinuousSettings {
         max_concurrent_exports,
         ..Default::default()
     };
     let engine = Engine::with_settings(database, settings);
     let scheduler = crate::continuous::scheduler::Scheduler::new(engine);
-    let _ = writeln!(out, "dfexport: scheduler running on {db}; stop with Ctrl-C or SIGTERM");
+    let _ = writeln!(
+        out,
+        "dfexport: scheduler running on {db}; stop with Ctrl-C or SIGTERM"
+    );
     scheduler
         .run_until(poll, shutdown_signal(), |name, outcome| match outcome {
             Ok(o) if o.run.is_some() => {

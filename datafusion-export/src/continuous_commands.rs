@@ -4,15 +4,17 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::source_as_provider;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion_export_tables::log::action::Action;
 use datafusion_export_tables::{IngestionTable, TablesError};
 use uuid::Uuid;
 
 use crate::command::{Command, Property};
-use crate::continuous::definition::{self, put_action, ContinuousExport, ContinuousProperties, RUN_KIND};
+use crate::continuous::definition::{
+    self, put_action, ContinuousExport, ContinuousProperties, RUN_KIND,
+};
 use crate::continuous::run::run_once;
 use crate::engine::Engine;
 use crate::error::{ExportError, Result};
@@ -56,12 +58,26 @@ pub async fn execute(engine: &Engine, command: Command) -> Result<RecordBatch> {
                 .longs("Run", [outcome.run.map(|r| r as i64)])
                 .strings("FromCursor", [Some(outcome.from_cursor.to_string())])
                 .strings("ToCursor", [Some(outcome.to_cursor.to_string())])
-                .strings("Result", [Some(if outcome.run.is_some() { "Completed" } else { "NoNewData" })])
+                .strings(
+                    "Result",
+                    [Some(if outcome.run.is_some() {
+                        "Completed"
+                    } else {
+                        "NoNewData"
+                    })],
+                )
                 .longs("NumArtifacts", [Some(outcome.artifacts.len() as i64)])
-                .longs("NumRecords", [Some(outcome.artifacts.iter().map(|a| a.num_records as i64).sum())])
+                .longs(
+                    "NumRecords",
+                    [Some(
+                        outcome.artifacts.iter().map(|a| a.num_records as i64).sum(),
+                    )],
+                )
                 .build()
         }
-        other => Err(ExportError::Invalid(format!("not a continuous-export command: {other:?}"))),
+        other => Err(ExportError::Invalid(format!(
+            "not a continuous-export command: {other:?}"
+        ))),
     }
 }
 
@@ -169,7 +185,9 @@ async fn create_or_alter(
     db.commit(|state| {
         let existing = definition::from_state(state, name).ok();
         let export = build(existing);
-        Ok(vec![put_action(&export).map_err(|e| TablesError::Conflict(e.to_string()))?])
+        Ok(vec![
+            put_action(&export).map_err(|e| TablesError::Conflict(e.to_string()))?
+        ])
     })
     .await?;
     let export = definition::load(db, name).await?;
@@ -203,7 +221,10 @@ fn describe(engine: &Engine, exports: &[ContinuousExport]) -> Result<RecordBatch
                 let v = match &p.value {
                     crate::command::PropertyValue::Integer(i) => serde_json::json!(i),
                     crate::command::PropertyValue::Bool(b) => serde_json::json!(b),
-                    other => serde_json::json!(other.as_str().map(str::to_string).unwrap_or_else(|| format!("{other:?}"))),
+                    other => serde_json::json!(other
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("{other:?}"))),
                 };
                 (p.name.clone(), v)
             })
@@ -212,24 +233,49 @@ fn describe(engine: &Engine, exports: &[ContinuousExport]) -> Result<RecordBatch
     };
     ResultBuilder::new()
         .strings("Name", exports.iter().map(|e| Some(e.name.as_str())))
-        .strings("ExternalTableName", exports.iter().map(|e| Some(e.external_table.as_str())))
+        .strings(
+            "ExternalTableName",
+            exports.iter().map(|e| Some(e.external_table.as_str())),
+        )
         .strings("Query", exports.iter().map(|e| Some(e.query.as_str())))
-        .strings("ForcedLatency", exports.iter().map(|e| e.forced_latency.as_ref().map(span)))
-        .strings("IntervalBetweenRuns", exports.iter().map(|e| Some(span(&e.interval))))
+        .strings(
+            "ForcedLatency",
+            exports.iter().map(|e| e.forced_latency.as_ref().map(span)),
+        )
+        .strings(
+            "IntervalBetweenRuns",
+            exports.iter().map(|e| Some(span(&e.interval))),
+        )
         .strings(
             "CursorScopedTables",
-            exports.iter().map(|e| Some(serde_json::json!(e.cursor_scoped_tables).to_string())),
+            exports
+                .iter()
+                .map(|e| Some(serde_json::json!(e.cursor_scoped_tables).to_string())),
         )
-        .strings("ExportProperties", exports.iter().map(|e| Some(properties(e))))
+        .strings(
+            "ExportProperties",
+            exports.iter().map(|e| Some(properties(e))),
+        )
         .times("ExportedTo", exports.iter().map(exported_to))
         .times("LastRunTime", exports.iter().map(|e| e.last_run_time))
-        .strings("StartCursor", exports.iter().map(|e| Some(e.start_cursor.to_string())))
+        .strings(
+            "StartCursor",
+            exports.iter().map(|e| Some(e.start_cursor.to_string())),
+        )
         .bools("IsDisabled", exports.iter().map(|e| Some(e.is_disabled)))
-        .strings("LastRunResult", exports.iter().map(|e| e.last_run_result.as_deref()))
-        .strings("ExportCursor", exports.iter().map(|e| Some(e.export_cursor.to_string())))
+        .strings(
+            "LastRunResult",
+            exports.iter().map(|e| e.last_run_result.as_deref()),
+        )
+        .strings(
+            "ExportCursor",
+            exports.iter().map(|e| Some(e.export_cursor.to_string())),
+        )
         .bools(
             "IsRunning",
-            exports.iter().map(|e| Some(engine.continuous_state().is_running(&e.name))),
+            exports
+                .iter()
+                .map(|e| Some(engine.continuous_state().is_running(&e.name))),
         )
         .build()
 }
@@ -238,15 +284,24 @@ async fn exported_artifacts(engine: &Engine, name: &str) -> Result<RecordBatch> 
     let db = engine.database();
     let export = definition::load(db, name).await?;
     let runs = definition::runs(&db.state(), name)?;
-    let rows: Vec<(chrono::DateTime<Utc>, &crate::continuous::definition::RunArtifact)> = runs
+    let rows: Vec<(
+        chrono::DateTime<Utc>,
+        &crate::continuous::definition::RunArtifact,
+    )> = runs
         .iter()
         .flat_map(|r| r.artifacts.iter().map(move |a| (r.timestamp, a)))
         .collect();
     ResultBuilder::new()
         .times("Timestamp", rows.iter().map(|(t, _)| Some(*t)))
-        .strings("ExternalTableName", rows.iter().map(|_| Some(export.external_table.as_str())))
+        .strings(
+            "ExternalTableName",
+            rows.iter().map(|_| Some(export.external_table.as_str())),
+        )
         .strings("Path", rows.iter().map(|(_, a)| Some(a.path.as_str())))
-        .longs("NumRecords", rows.iter().map(|(_, a)| Some(a.num_records as i64)))
+        .longs(
+            "NumRecords",
+            rows.iter().map(|(_, a)| Some(a.num_records as i64)),
+        )
         .longs("SizeInBytes", rows.iter().map(|(_, a)| Some(a.size as i64)))
         .build()
 }
@@ -256,7 +311,10 @@ async fn failures(engine: &Engine, name: &str) -> Result<RecordBatch> {
     let f = &export.failures;
     ResultBuilder::new()
         .times("Timestamp", f.iter().map(|x| Some(x.timestamp)))
-        .strings("OperationId", f.iter().map(|x| Some(x.operation_id.to_string())))
+        .strings(
+            "OperationId",
+            f.iter().map(|x| Some(x.operation_id.to_string())),
+        )
         .strings("Name", f.iter().map(|_| Some(name)))
         .times("LastSuccessRun", f.iter().map(|x| x.last_success_run))
         .strings("FailureKind", f.iter().map(|x| Some(x.kind.as_str())))
@@ -268,12 +326,15 @@ async fn failures(engine: &Engine, name: &str) -> Result<RecordBatch> {
 async fn set_disabled(engine: &Engine, name: &str, disabled: bool) -> Result<RecordBatch> {
     let db = engine.database();
     db.commit(|state| {
-        let mut export = definition::from_state(state, name).map_err(|e| TablesError::Conflict(e.to_string()))?;
+        let mut export = definition::from_state(state, name)
+            .map_err(|e| TablesError::Conflict(e.to_string()))?;
         export.is_disabled = disabled;
         if !disabled {
             export.permanent_failure_since = None;
         }
-        Ok(vec![put_action(&export).map_err(|e| TablesError::Conflict(e.to_string()))?])
+        Ok(vec![
+            put_action(&export).map_err(|e| TablesError::Conflict(e.to_string()))?
+        ])
     })
     .await?;
     let export = definition::load(db, name).await?;
@@ -290,7 +351,9 @@ async fn drop(engine: &Engine, name: &str, if_exists: bool) -> Result<RecordBatc
                 .bools("Dropped", [Some(false)])
                 .build();
         }
-        return Err(ExportError::Invalid(format!("continuous export '{name}' does not exist")));
+        return Err(ExportError::Invalid(format!(
+            "continuous export '{name}' does not exist"
+        )));
     }
     db.commit(|state| {
         let prefix = format!("{name}/");

@@ -11,10 +11,10 @@ use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion_export_tables::{Database, DatabaseOptions};
 
 use crate::command::{parse_command, scrub_secrets, Command, SecretString};
+use crate::continuous::{ContinuousSettings, ContinuousState};
 use crate::error::{ExportError, Result};
 use crate::export::external_table::ExternalTableFunction;
 use crate::export::operations::Operations;
-use crate::continuous::{ContinuousSettings, ContinuousState};
 use crate::{continuous_commands, export_commands, ingest_commands, table_commands};
 
 /// A database with a DataFusion session in which its tables, cursor functions
@@ -129,7 +129,9 @@ impl Engine {
         let command = parse_command(text)?;
         let secrets = secrets_of(&command);
         let shown = scrub_text(text, &secrets);
-        self.run(command, shown).await.map_err(|e| scrub(e, &secrets))
+        self.run(command, shown)
+            .await
+            .map_err(|e| scrub(e, &secrets))
     }
 
     /// Runs one command or SQL statement and collects its result.

@@ -31,7 +31,11 @@ use crate::results::ResultBuilder;
 pub const MAX_OPEN_WRITERS: usize = 32;
 
 /// `.export …`: synchronously, or as an operation with `async`.
-pub async fn export(engine: &Engine, command: ExportCommand, shown_text: String) -> Result<RecordBatch> {
+pub async fn export(
+    engine: &Engine,
+    command: ExportCommand,
+    shown_text: String,
+) -> Result<RecordBatch> {
     let persist = persist_details(&command.properties)?;
     if command.is_async {
         let id = engine.operations().start("DataExport", &shown_text);
@@ -41,14 +45,22 @@ pub async fn export(engine: &Engine, command: ExportCommand, shown_text: String)
                 .await
                 .map(|batch| details_of(&batch))
                 .map_err(|e| crate::engine::scrub_error(e).to_string());
-            background.operations().finish(id, outcome, persist.unwrap_or(true)).await;
+            background
+                .operations()
+                .finish(id, outcome, persist.unwrap_or(true))
+                .await;
         });
-        return ResultBuilder::new().strings("OperationId", [Some(id.to_string())]).build();
+        return ResultBuilder::new()
+            .strings("OperationId", [Some(id.to_string())])
+            .build();
     }
     let batch = run(engine, command).await?;
     if persist == Some(true) {
         let id = engine.operations().start("DataExport", &shown_text);
-        engine.operations().finish(id, Ok(details_of(&batch)), true).await;
+        engine
+            .operations()
+            .finish(id, Ok(details_of(&batch)), true)
+            .await;
     }
     Ok(batch)
 }
@@ -67,8 +79,12 @@ async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
     let frame = engine.query_frame(&command.query).await?;
     match command.target {
         ExportTarget::Storage { format, urls } => {
-            let options =
-                ExportOptions::parse(&command.properties, Some(format), command.compressed, Distribution::PerShard)?;
+            let options = ExportOptions::parse(
+                &command.properties,
+                Some(format),
+                command.compressed,
+                Distribution::PerShard,
+            )?;
             let runtime = engine.context().runtime_env();
             let targets = urls
                 .iter()
@@ -130,9 +146,16 @@ pub fn conform_frame(frame: DataFrame, table: &ExternalTable) -> Result<DataFram
     for (i, (qualifier, field)) in given.iter().enumerate() {
         let want = expected.field(i);
         if field.name() != want.name() {
-            return Err(mismatch(format!("column {} is '{}', expected '{}'", i + 1, field.name(), want.name())));
+            return Err(mismatch(format!(
+                "column {} is '{}', expected '{}'",
+                i + 1,
+                field.name(),
+                want.name()
+            )));
         }
-        if field.data_type() != want.data_type() && !convertible(field.data_type(), want.data_type()) {
+        if field.data_type() != want.data_type()
+            && !convertible(field.data_type(), want.data_type())
+        {
             return Err(mismatch(format!(
                 "column '{}' is {}, expected {}",
                 field.name(),
@@ -173,7 +196,12 @@ pub async fn export_to_table(
                 None
             } else {
                 let schema = Arc::new(frame.schema().as_arrow().clone());
-                let names: Vec<String> = table.def.partitions.iter().map(|p| p.name.clone()).collect();
+                let names: Vec<String> = table
+                    .def
+                    .partitions
+                    .iter()
+                    .map(|p| p.name.clone())
+                    .collect();
                 Some((
                     Partitioner::try_new(&table.def.partitions, &schema)?,
                     PathLayout::try_new(&names, &table.def.path_format)?,
@@ -190,11 +218,9 @@ pub async fn export_to_table(
             run_export(plan, task).await
         }
         ExternalTableKind::Delta => {
-            let url = table
-                .def
-                .urls
-                .first()
-                .ok_or_else(|| ExportError::Invalid("the Delta external table has no URL".into()))?;
+            let url = table.def.urls.first().ok_or_else(|| {
+                ExportError::Invalid("the Delta external table has no URL".into())
+            })?;
             let target = DeltaTarget::new(url.expose(), HashMap::new())?;
             let mut handle = target.ensure_table(&table.schema_ref(), &[]).await?;
             let storage = StorageTarget {
@@ -220,7 +246,9 @@ pub async fn export_to_table(
                         partition_values: a.partition_values.clone(),
                     })
                     .collect();
-                target.commit_files(&mut handle, &files, txn, "dfexport export").await?;
+                target
+                    .commit_files(&mut handle, &files, txn, "dfexport export")
+                    .await?;
             }
             Ok(artifacts)
         }
@@ -228,14 +256,20 @@ pub async fn export_to_table(
 }
 
 /// The result table of an export.
-pub fn artifacts_table(external_table: Option<&str>, artifacts: &[Artifact]) -> Result<RecordBatch> {
+pub fn artifacts_table(
+    external_table: Option<&str>,
+    artifacts: &[Artifact],
+) -> Result<RecordBatch> {
     let mut builder = ResultBuilder::new();
     if let Some(name) = external_table {
         builder = builder.strings("ExternalTableName", artifacts.iter().map(|_| Some(name)));
     }
     builder
         .strings("Path", artifacts.iter().map(|a| Some(a.path.as_str())))
-        .longs("NumRecords", artifacts.iter().map(|a| Some(a.num_records as i64)))
+        .longs(
+            "NumRecords",
+            artifacts.iter().map(|a| Some(a.num_records as i64)),
+        )
         .longs("SizeInBytes", artifacts.iter().map(|a| Some(a.size as i64)))
         .build()
 }
@@ -258,7 +292,10 @@ fn details_of(batch: &RecordBatch) -> OperationDetails {
                 .collect()
         })
         .collect();
-    OperationDetails { columns, rows: formatted }
+    OperationDetails {
+        columns,
+        rows: formatted,
+    }
 }
 
 /// `.create [or alter] external table …`.
@@ -269,7 +306,11 @@ pub async fn create_external_table(engine: &Engine, def: ExternalTableDef) -> Re
 }
 
 /// `.drop external table X [ifexists]`.
-pub async fn drop_external_table(engine: &Engine, name: &str, if_exists: bool) -> Result<RecordBatch> {
+pub async fn drop_external_table(
+    engine: &Engine,
+    name: &str,
+    if_exists: bool,
+) -> Result<RecordBatch> {
     let dropped = external_table::drop(engine.database(), name, if_exists).await?;
     ResultBuilder::new()
         .strings("TableName", [Some(name)])
@@ -297,7 +338,10 @@ fn describe_external_tables(tables: &[ExternalTable]) -> Result<RecordBatch> {
             .join(", ")
     };
     ResultBuilder::new()
-        .strings("TableName", tables.iter().map(|t| Some(t.def.name.as_str())))
+        .strings(
+            "TableName",
+            tables.iter().map(|t| Some(t.def.name.as_str())),
+        )
         .strings(
             "TableType",
             tables.iter().map(|t| {
@@ -310,14 +354,31 @@ fn describe_external_tables(tables: &[ExternalTable]) -> Result<RecordBatch> {
         .strings("Schema", tables.iter().map(|t| Some(schema_text(t))))
         .strings(
             "DataFormat",
-            tables.iter().map(|t| Some(t.data_format().name().to_string())),
+            tables
+                .iter()
+                .map(|t| Some(t.data_format().name().to_string())),
         )
-        .strings("Partitions", tables.iter().map(|t| Some(describe_partitions(&t.def))))
-        .strings("PathFormat", tables.iter().map(|t| Some(describe_path_format(&t.def.path_format))))
+        .strings(
+            "Partitions",
+            tables.iter().map(|t| Some(describe_partitions(&t.def))),
+        )
+        .strings(
+            "PathFormat",
+            tables
+                .iter()
+                .map(|t| Some(describe_path_format(&t.def.path_format))),
+        )
         .strings(
             "ConnectionStrings",
             tables.iter().map(|t| {
-                Some(t.def.urls.iter().map(|u| u.redacted()).collect::<Vec<_>>().join(", "))
+                Some(
+                    t.def
+                        .urls
+                        .iter()
+                        .map(|u| u.redacted())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
             }),
         )
         .strings(
@@ -354,8 +415,14 @@ fn describe_partitions(def: &ExternalTableDef) -> String {
         .map(|p| {
             let expr = match &p.expr {
                 PartitionExpr::Column(c) => c.clone(),
-                PartitionExpr::Bin { column, step: BinStep::Timespan(d) } => format!("bin({column}, {}s)", d.as_secs_f64()),
-                PartitionExpr::Bin { column, step: BinStep::Number(n) } => format!("bin({column}, {n})"),
+                PartitionExpr::Bin {
+                    column,
+                    step: BinStep::Timespan(d),
+                } => format!("bin({column}, {}s)", d.as_secs_f64()),
+                PartitionExpr::Bin {
+                    column,
+                    step: BinStep::Number(n),
+                } => format!("bin({column}, {n})"),
                 PartitionExpr::StartOf { column, unit } => {
                     let unit = match unit {
                         StartOfUnit::Day => "day",
@@ -379,7 +446,9 @@ fn describe_path_format(parts: &[PathFormatPart]) -> String {
         .map(|p| match p {
             PathFormatPart::Literal(s) => format!("\"{s}\""),
             PathFormatPart::Partition(n) => n.clone(),
-            PathFormatPart::DatetimePattern { pattern, partition } => format!("datetime_pattern(\"{pattern}\", {partition})"),
+            PathFormatPart::DatetimePattern { pattern, partition } => {
+                format!("datetime_pattern(\"{pattern}\", {partition})")
+            }
         })
         .collect::<Vec<_>>()
         .join(" ")

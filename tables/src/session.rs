@@ -6,7 +6,9 @@ use std::sync::Arc;
 use datafusion::common::Result;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnv;
-use datafusion_export_udfs::{cursor_functions, CurrentCursor, Cursor, CursorRange, CursorScopeRule};
+use datafusion_export_udfs::{
+    cursor_functions, CurrentCursor, Cursor, CursorRange, CursorScopeRule,
+};
 
 use crate::catalog::DatabaseSchema;
 use crate::database::Database;
@@ -36,6 +38,11 @@ impl Database {
     ) -> SessionContext {
         let mut config = SessionConfig::new().with_information_schema(true);
         config.options_mut().sql_parser.enable_ident_normalization = false;
+        // Export layouts (`pathformat`) put files in folders that are not `key=value`.
+        config
+            .options_mut()
+            .execution
+            .listing_table_ignore_subdirectory = false;
         let ctx = match runtime {
             Some(runtime) => SessionContext::new_with_config_rt(config, runtime),
             None => SessionContext::new_with_config(config),

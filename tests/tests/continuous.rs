@@ -19,7 +19,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()))
+    Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+    ))
 }
 
 async fn engine_on(store: Arc<dyn ObjectStore>, clock: Arc<ManualClock>) -> Engine {
@@ -38,7 +40,9 @@ async fn engine_on(store: Arc<dyn ObjectStore>, clock: Arc<ManualClock>) -> Engi
 /// Ids in the artifacts `exported-artifacts` reports, read from the files.
 async fn exported_ids(engine: &Engine, export: &str, format: &str) -> Vec<i64> {
     let artifacts = engine
-        .execute_collect(&format!(".show continuous-export {export} exported-artifacts"))
+        .execute_collect(&format!(
+            ".show continuous-export {export} exported-artifacts"
+        ))
         .await
         .unwrap();
     let mut ids = Vec::new();
@@ -48,12 +52,17 @@ async fn exported_ids(engine: &Engine, export: &str, format: &str) -> Vec<i64> {
             "csv" => reader
                 .read_csv(
                     path.as_str(),
-                    datafusion::prelude::CsvReadOptions::new().has_header(false).file_extension(""),
+                    datafusion::prelude::CsvReadOptions::new()
+                        .has_header(false)
+                        .file_extension(""),
                 )
                 .await
                 .unwrap(),
             _ => reader
-                .read_parquet(path.as_str(), datafusion::prelude::ParquetReadOptions::default().file_extension(""))
+                .read_parquet(
+                    path.as_str(),
+                    datafusion::prelude::ParquetReadOptions::default().file_extension(""),
+                )
                 .await
                 .unwrap(),
         };
@@ -71,16 +80,25 @@ async fn exactly_once_under_concurrent_ingestion_for_csv_parquet_and_delta() {
         let dir = tempfile::tempdir().unwrap();
         let clock = clock();
         let engine = engine_on(Arc::new(InMemory::new()), clock.clone()).await;
-        engine.execute(".create table T (id:long, s:string)").await.unwrap();
+        engine
+            .execute(".create table T (id:long, s:string)")
+            .await
+            .unwrap();
         // Rows before the export's creation are not exported by it.
-        engine.database().ingest("T", vec![id_batch(&[-1, -2])]).await.unwrap();
+        engine
+            .database()
+            .ingest("T", vec![id_batch(&[-1, -2])])
+            .await
+            .unwrap();
         let target = dir.path().join("out");
         let kind = match format {
             "delta" => format!("kind=delta ('{}')", target.display()),
             f => format!("kind=storage dataformat={f} ('{}')", target.display()),
         };
         engine
-            .execute_collect(&format!(".create external table X (id:long, s:string) {kind}"))
+            .execute_collect(&format!(
+                ".create external table X (id:long, s:string) {kind}"
+            ))
             .await
             .unwrap();
         engine
@@ -115,7 +133,10 @@ async fn exactly_once_under_concurrent_ingestion_for_csv_parquet_and_delta() {
         }
         let mut rng = StdRng::seed_from_u64(seed);
         for _ in 0..12 {
-            engine.execute_collect(".run continuous-export E").await.unwrap();
+            engine
+                .execute_collect(".run continuous-export E")
+                .await
+                .unwrap();
             for _ in 0..rng.random_range(0..3) {
                 tokio::task::yield_now().await;
             }
@@ -126,20 +147,33 @@ async fn exactly_once_under_concurrent_ingestion_for_csv_parquet_and_delta() {
         }
         stop.store(true, Ordering::SeqCst);
         // A final run picks up the rest.
-        engine.execute_collect(".run continuous-export E").await.unwrap();
+        let last = engine.database().refresh().await.unwrap().to_string();
+        engine
+            .execute_collect(".run continuous-export E")
+            .await
+            .unwrap();
         ingested.sort();
 
         let exported = if format == "delta" {
-            let back = engine.execute_collect("SELECT id FROM external_table('X')").await.unwrap();
+            let back = engine
+                .execute_collect("SELECT id FROM external_table('X')")
+                .await
+                .unwrap();
             let mut ids = i64_column(&back, "id");
             ids.sort();
             ids
         } else {
             exported_ids(&engine, "E", format).await
         };
-        assert_eq!(exported, ingested, "{format}: exported rows differ from ingested rows");
-        let shown = engine.execute_collect(".show continuous-export E").await.unwrap();
-        assert_eq!(string_column(&shown, "ExportCursor"), vec![engine.database().current_cursor().to_string()]);
+        assert_eq!(
+            exported, ingested,
+            "{format}: exported rows differ from ingested rows"
+        );
+        let shown = engine
+            .execute_collect(".show continuous-export E")
+            .await
+            .unwrap();
+        assert_eq!(string_column(&shown, "ExportCursor"), vec![last]);
     }
 }
 
@@ -147,9 +181,18 @@ async fn exactly_once_under_concurrent_ingestion_for_csv_parquet_and_delta() {
 async fn facts_are_scoped_dimensions_read_whole_and_late_dimensions_follow_the_join() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_on(Arc::new(InMemory::new()), clock()).await;
-    engine.execute(".create table F (id:long, k:long)").await.unwrap();
-    engine.execute(".create table Dim (k:long, name:string)").await.unwrap();
-    engine.execute_collect("INSERT INTO Dim VALUES (1, 'one')").await.unwrap();
+    engine
+        .execute(".create table F (id:long, k:long)")
+        .await
+        .unwrap();
+    engine
+        .execute(".create table Dim (k:long, name:string)")
+        .await
+        .unwrap();
+    engine
+        .execute_collect("INSERT INTO Dim VALUES (1, 'one')")
+        .await
+        .unwrap();
     for (name, join) in [("Inner", "JOIN"), ("Outer", "LEFT JOIN")] {
         engine
             .execute_collect(&format!(
@@ -166,36 +209,61 @@ async fn facts_are_scoped_dimensions_read_whole_and_late_dimensions_follow_the_j
             .unwrap();
     }
     // k=2 has no dimension row yet.
-    engine.execute_collect("INSERT INTO F VALUES (10, 1), (20, 2)").await.unwrap();
+    engine
+        .execute_collect("INSERT INTO F VALUES (10, 1), (20, 2)")
+        .await
+        .unwrap();
     for name in ["Inner", "Outer"] {
-        engine.execute_collect(&format!(".run continuous-export {name}")).await.unwrap();
+        engine
+            .execute_collect(&format!(".run continuous-export {name}"))
+            .await
+            .unwrap();
     }
     // The dimension row arrives late; the fact is not exported again.
-    engine.execute_collect("INSERT INTO Dim VALUES (2, 'two')").await.unwrap();
-    engine.execute_collect("INSERT INTO F VALUES (30, 2)").await.unwrap();
+    engine
+        .execute_collect("INSERT INTO Dim VALUES (2, 'two')")
+        .await
+        .unwrap();
+    engine
+        .execute_collect("INSERT INTO F VALUES (30, 2)")
+        .await
+        .unwrap();
     for name in ["Inner", "Outer"] {
-        engine.execute_collect(&format!(".run continuous-export {name}")).await.unwrap();
+        engine
+            .execute_collect(&format!(".run continuous-export {name}"))
+            .await
+            .unwrap();
     }
     let read = |name: &'static str| {
         let engine = engine.clone();
         async move {
             let back = engine
-                .execute_collect(&format!("SELECT id, name FROM external_table('{name}X') ORDER BY id"))
+                .execute_collect(&format!(
+                    "SELECT id, name FROM external_table('{name}X') ORDER BY id"
+                ))
                 .await
                 .unwrap();
             (i64_column(&back, "id"), string_column(&back, "name"))
         }
     };
     // Inner join: the fact without a dimension row is missed for good.
-    assert_eq!(read("Inner").await, (vec![10, 30], vec!["one".to_string(), "two".to_string()]));
+    assert_eq!(
+        read("Inner").await,
+        (vec![10, 30], vec!["one".to_string(), "two".to_string()])
+    );
     // Outer join: it is exported with a null dimension column.
     assert_eq!(
         read("Outer").await,
-        (vec![10, 20, 30], vec!["one".to_string(), "".to_string(), "two".to_string()])
+        (
+            vec![10, 20, 30],
+            vec!["one".to_string(), "".to_string(), "two".to_string()]
+        )
     );
     // Dimension-only queries are refused; over() must name fact tables the query reads.
     let err = engine
-        .execute_collect(".create-or-alter continuous-export Bad to table InnerX <| SELECT 1 AS id, 'x' AS name")
+        .execute_collect(
+            ".create-or-alter continuous-export Bad to table InnerX <| SELECT 1 AS id, 'x' AS name",
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("at least one fact table"), "{err}");
@@ -211,7 +279,10 @@ async fn forced_latency_holds_back_young_commits() {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();
     let engine = engine_on(Arc::new(InMemory::new()), clock.clone()).await;
-    engine.execute(".create table T (id:long, s:string)").await.unwrap();
+    engine
+        .execute(".create table T (id:long, s:string)")
+        .await
+        .unwrap();
     engine
         .execute_collect(&format!(
             ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('{}')",
@@ -223,18 +294,35 @@ async fn forced_latency_holds_back_young_commits() {
         .execute_collect(".create-or-alter continuous-export E to table X with (forcedLatency=10m, intervalBetweenRuns=1m) <| SELECT * FROM T")
         .await
         .unwrap();
-    engine.database().ingest("T", vec![id_batch(&[1])]).await.unwrap();
+    engine
+        .database()
+        .ingest("T", vec![id_batch(&[1])])
+        .await
+        .unwrap();
     clock.advance(Duration::minutes(6));
-    engine.database().ingest("T", vec![id_batch(&[2])]).await.unwrap();
+    engine
+        .database()
+        .ingest("T", vec![id_batch(&[2])])
+        .await
+        .unwrap();
     clock.advance(Duration::minutes(5));
     // Now: id 1 is 11 minutes old, id 2 only 5.
-    let run = engine.execute_collect(".run continuous-export E").await.unwrap();
+    let run = engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .unwrap();
     assert_eq!(string_column(&run, "Result"), vec!["Completed"]);
     assert_eq!(exported_ids(&engine, "E", "parquet").await, vec![1]);
-    let run = engine.execute_collect(".run continuous-export E").await.unwrap();
+    let run = engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .unwrap();
     assert_eq!(string_column(&run, "Result"), vec!["NoNewData"]);
     clock.advance(Duration::minutes(5));
-    engine.execute_collect(".run continuous-export E").await.unwrap();
+    engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .unwrap();
     assert_eq!(exported_ids(&engine, "E", "parquet").await, vec![1, 2]);
 }
 
@@ -265,7 +353,10 @@ async fn a_failed_step_leaves_the_cursor_and_the_next_run_exports_once() {
         engine
             .context()
             .register_object_store(&url::Url::parse("faulty://bucket").unwrap(), target.clone());
-        engine.execute(".create table T (id:long, s:string)").await.unwrap();
+        engine
+            .execute(".create table T (id:long, s:string)")
+            .await
+            .unwrap();
         engine
             .execute_collect(".create external table X (id:long, s:string) kind=storage dataformat=csv ('faulty://bucket/out') with (sizeLimit=1048576)")
             .await
@@ -276,31 +367,66 @@ async fn a_failed_step_leaves_the_cursor_and_the_next_run_exports_once() {
             .unwrap();
         let ids: Vec<i64> = (0..200_000).collect();
         for chunk in ids.chunks(50_000) {
-            engine.database().ingest("T", vec![id_batch(chunk)]).await.unwrap();
+            engine
+                .database()
+                .ingest("T", vec![id_batch(chunk)])
+                .await
+                .unwrap();
         }
-        let before = engine.execute_collect(".show continuous-export E").await.unwrap();
+        let before = engine
+            .execute_collect(".show continuous-export E")
+            .await
+            .unwrap();
         let cursor_before = string_column(&before, "ExportCursor");
 
         let failing = if pattern == "_log/" { &store } else { &target };
         // The run's commit is the first log write after the hook is set.
         fail_nth(failing, pattern, nth);
-        let err = engine.execute_collect(".run continuous-export E").await.unwrap_err();
-        assert!(err.to_string().contains("injected failure"), "{pattern} #{nth}: {err}");
+        let err = engine
+            .execute_collect(".run continuous-export E")
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("injected failure"),
+            "{pattern} #{nth}: {err}"
+        );
         failing.set_put_hook(None);
 
-        let after = engine.execute_collect(".show continuous-export E").await.unwrap();
-        assert_eq!(string_column(&after, "ExportCursor"), cursor_before, "{pattern} #{nth}: the cursor moved");
+        let after = engine
+            .execute_collect(".show continuous-export E")
+            .await
+            .unwrap();
+        assert_eq!(
+            string_column(&after, "ExportCursor"),
+            cursor_before,
+            "{pattern} #{nth}: the cursor moved"
+        );
         assert_eq!(string_column(&after, "LastRunResult"), vec!["Failed"]);
-        let failures = engine.execute_collect(".show continuous-export E failures").await.unwrap();
+        let failures = engine
+            .execute_collect(".show continuous-export E failures")
+            .await
+            .unwrap();
         assert_eq!(row_count(&failures), 1);
         assert!(string_column(&failures, "Details")[0].contains("injected failure"));
-        let reported = engine.execute_collect(".show continuous-export E exported-artifacts").await.unwrap();
+        let reported = engine
+            .execute_collect(".show continuous-export E exported-artifacts")
+            .await
+            .unwrap();
         assert_eq!(row_count(&reported), 0, "orphans are never reported");
 
-        engine.execute_collect(".run continuous-export E").await.unwrap();
-        let reported = engine.execute_collect(".show continuous-export E exported-artifacts").await.unwrap();
+        engine
+            .execute_collect(".run continuous-export E")
+            .await
+            .unwrap();
+        let reported = engine
+            .execute_collect(".show continuous-export E exported-artifacts")
+            .await
+            .unwrap();
         let total: i64 = i64_column(&reported, "NumRecords").iter().sum();
-        assert_eq!(total, 200_000, "{pattern} #{nth}: exactly once after the failure");
+        assert_eq!(
+            total, 200_000,
+            "{pattern} #{nth}: exactly once after the failure"
+        );
     }
 }
 
@@ -310,26 +436,52 @@ async fn a_crash_between_the_delta_commit_and_the_run_record_adds_no_duplicates(
     let clock = clock();
     let store = InstrumentedStore::new(Arc::new(InMemory::new()) as Arc<dyn ObjectStore>);
     let engine = engine_on(store.clone(), clock.clone()).await;
-    engine.execute(".create table T (id:long, s:string)").await.unwrap();
+    engine
+        .execute(".create table T (id:long, s:string)")
+        .await
+        .unwrap();
     let url = dir.path().join("delta");
     engine
-        .execute_collect(&format!(".create external table D (id:long, s:string) kind=delta ('{}')", url.display()))
+        .execute_collect(&format!(
+            ".create external table D (id:long, s:string) kind=delta ('{}')",
+            url.display()
+        ))
         .await
         .unwrap();
     engine
         .execute_collect(".create-or-alter continuous-export E to table D <| SELECT id, s FROM T")
         .await
         .unwrap();
-    engine.database().ingest("T", vec![id_batch(&[1, 2, 3])]).await.unwrap();
+    engine
+        .database()
+        .ingest("T", vec![id_batch(&[1, 2, 3])])
+        .await
+        .unwrap();
     // The Delta commit lands, then the run record's log write fails: a crash in between.
     fail_nth(&store, "_log/", 1);
-    assert!(engine.execute_collect(".run continuous-export E").await.is_err());
+    assert!(engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .is_err());
     store.set_put_hook(None);
-    engine.database().ingest("T", vec![id_batch(&[4])]).await.unwrap();
+    engine
+        .database()
+        .ingest("T", vec![id_batch(&[4])])
+        .await
+        .unwrap();
     // Recovery: run 1 is found in the Delta log and only recorded.
-    engine.execute_collect(".run continuous-export E").await.unwrap();
-    engine.execute_collect(".run continuous-export E").await.unwrap();
-    let back = engine.execute_collect("SELECT id FROM external_table('D') ORDER BY id").await.unwrap();
+    engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .unwrap();
+    engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .unwrap();
+    let back = engine
+        .execute_collect("SELECT id FROM external_table('D') ORDER BY id")
+        .await
+        .unwrap();
     assert_eq!(i64_column(&back, "id"), vec![1, 2, 3, 4]);
     let out = python(&format!(
         "from deltalake import DeltaTable\nt = DeltaTable(r'{}')\nprint(sorted(t.to_pyarrow_table().column('id').to_pylist()))",
@@ -345,7 +497,9 @@ async fn two_schedulers_never_both_commit_a_run() {
     let shared: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let a = engine_on(shared.clone(), clock.clone()).await;
     let b = engine_on(shared.clone(), clock.clone()).await;
-    a.execute(".create table T (id:long, s:string)").await.unwrap();
+    a.execute(".create table T (id:long, s:string)")
+        .await
+        .unwrap();
     a.execute_collect(&format!(
         ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('{}')",
         dir.path().display()
@@ -359,7 +513,10 @@ async fn two_schedulers_never_both_commit_a_run() {
     for round in 0..6i64 {
         let ids: Vec<i64> = (round * 10..round * 10 + 3).collect();
         expected.extend(ids.iter().copied());
-        a.database().ingest("T", vec![id_batch(&ids)]).await.unwrap();
+        a.database()
+            .ingest("T", vec![id_batch(&ids)])
+            .await
+            .unwrap();
         clock.advance(Duration::seconds(2));
         let (sa, sb) = (Scheduler::new(a.clone()), Scheduler::new(b.clone()));
         let (ra, rb) = tokio::join!(sa.tick(), sb.tick());
@@ -381,7 +538,10 @@ async fn permanent_failures_disable_the_job_and_enable_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();
     let engine = engine_on(Arc::new(InMemory::new()), clock.clone()).await;
-    engine.execute(".create table T (id:long, s:string)").await.unwrap();
+    engine
+        .execute(".create table T (id:long, s:string)")
+        .await
+        .unwrap();
     let create_x = format!(
         ".create-or-alter external table X (id:long, s:string) kind=storage dataformat=parquet ('{}')",
         dir.path().display()
@@ -391,11 +551,25 @@ async fn permanent_failures_disable_the_job_and_enable_resumes() {
         .execute_collect(".create-or-alter continuous-export E to table X with (intervalBetweenRuns=1h) <| SELECT * FROM T")
         .await
         .unwrap();
-    engine.database().ingest("T", vec![id_batch(&[1])]).await.unwrap();
-    engine.execute_collect(".run continuous-export E").await.unwrap();
+    engine
+        .database()
+        .ingest("T", vec![id_batch(&[1])])
+        .await
+        .unwrap();
+    engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .unwrap();
 
-    engine.execute_collect(".drop external table X").await.unwrap();
-    engine.database().ingest("T", vec![id_batch(&[2])]).await.unwrap();
+    engine
+        .execute_collect(".drop external table X")
+        .await
+        .unwrap();
+    engine
+        .database()
+        .ingest("T", vec![id_batch(&[2])])
+        .await
+        .unwrap();
     let scheduler = Scheduler::new(engine.clone());
     for day in 0..9 {
         clock.advance(Duration::days(1));
@@ -405,16 +579,33 @@ async fn permanent_failures_disable_the_job_and_enable_resumes() {
             assert!(results[0].1.is_err());
         }
     }
-    let shown = engine.execute_collect(".show continuous-export E").await.unwrap();
+    let shown = engine
+        .execute_collect(".show continuous-export E")
+        .await
+        .unwrap();
     assert_eq!(string_column(&shown, "IsDisabled"), vec!["true"]);
-    let failures = engine.execute_collect(".show continuous-export E failures").await.unwrap();
-    assert!(string_column(&failures, "IsPermanent").iter().all(|p| p == "true"));
-    assert!(scheduler.tick().await.unwrap().is_empty(), "a disabled job does not run");
+    let failures = engine
+        .execute_collect(".show continuous-export E failures")
+        .await
+        .unwrap();
+    assert!(string_column(&failures, "IsPermanent")
+        .iter()
+        .all(|p| p == "true"));
+    assert!(
+        scheduler.tick().await.unwrap().is_empty(),
+        "a disabled job does not run"
+    );
 
     // Fix the cause and enable: it resumes where it stopped, exactly once.
     engine.execute_collect(&create_x).await.unwrap();
-    engine.execute_collect(".enable continuous-export E").await.unwrap();
-    engine.execute_collect(".run continuous-export E").await.unwrap();
+    engine
+        .execute_collect(".enable continuous-export E")
+        .await
+        .unwrap();
+    engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .unwrap();
     assert_eq!(exported_ids(&engine, "E", "parquet").await, vec![1, 2]);
 
     // A schema mismatch is permanent too.
@@ -428,8 +619,15 @@ async fn permanent_failures_disable_the_job_and_enable_resumes() {
 async fn historical_data_with_start_cursor() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_on(Arc::new(InMemory::new()), clock()).await;
-    engine.execute(".create table T (id:long, s:string)").await.unwrap();
-    engine.database().ingest("T", vec![id_batch(&[1, 2])]).await.unwrap();
+    engine
+        .execute(".create table T (id:long, s:string)")
+        .await
+        .unwrap();
+    engine
+        .database()
+        .ingest("T", vec![id_batch(&[1, 2])])
+        .await
+        .unwrap();
     engine
         .execute_collect(&format!(
             ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('{}')",
@@ -442,8 +640,15 @@ async fn historical_data_with_start_cursor() {
         .await
         .unwrap();
     let start = string_column(&created, "StartCursor")[0].clone();
-    engine.database().ingest("T", vec![id_batch(&[3])]).await.unwrap();
-    engine.execute_collect(".run continuous-export E").await.unwrap();
+    engine
+        .database()
+        .ingest("T", vec![id_batch(&[3])])
+        .await
+        .unwrap();
+    engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .unwrap();
     let backfill = engine
         .execute_collect(&format!(
             ".export to table X <| SELECT * FROM T WHERE cursor_before_or_at('{start}')"
@@ -451,19 +656,56 @@ async fn historical_data_with_start_cursor() {
         .await
         .unwrap();
     assert_eq!(i64_column(&backfill, "NumRecords").iter().sum::<i64>(), 2);
-    let all = engine.execute_collect("SELECT id FROM external_table('X') ORDER BY id").await.unwrap();
+    let all = engine
+        .execute_collect("SELECT id FROM external_table('X') ORDER BY id")
+        .await
+        .unwrap();
     assert_eq!(i64_column(&all, "id"), vec![1, 2, 3]);
-    let shown = engine.execute_collect(".show continuous-exports").await.unwrap();
+    let shown = engine
+        .execute_collect(".show continuous-exports")
+        .await
+        .unwrap();
     for column in [
-        "Name", "ExternalTableName", "Query", "ForcedLatency", "IntervalBetweenRuns", "CursorScopedTables",
-        "ExportProperties", "ExportedTo", "LastRunTime", "StartCursor", "IsDisabled", "LastRunResult",
-        "ExportCursor", "IsRunning",
+        "Name",
+        "ExternalTableName",
+        "Query",
+        "ForcedLatency",
+        "IntervalBetweenRuns",
+        "CursorScopedTables",
+        "ExportProperties",
+        "ExportedTo",
+        "LastRunTime",
+        "StartCursor",
+        "IsDisabled",
+        "LastRunResult",
+        "ExportCursor",
+        "IsRunning",
     ] {
-        assert!(shown.iter().all(|b| b.column_by_name(column).is_some()), "missing {column}");
+        assert!(
+            shown.iter().all(|b| b.column_by_name(column).is_some()),
+            "missing {column}"
+        );
     }
-    engine.execute_collect(".disable continuous-export E").await.unwrap();
-    let err = engine.execute_collect(".run continuous-export E").await.unwrap_err();
+    engine
+        .execute_collect(".disable continuous-export E")
+        .await
+        .unwrap();
+    let err = engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("disabled"), "{err}");
-    engine.execute_collect(".drop continuous-export E").await.unwrap();
-    assert_eq!(row_count(&engine.execute_collect(".show continuous-exports").await.unwrap()), 0);
+    engine
+        .execute_collect(".drop continuous-export E")
+        .await
+        .unwrap();
+    assert_eq!(
+        row_count(
+            &engine
+                .execute_collect(".show continuous-exports")
+                .await
+                .unwrap()
+        ),
+        0
+    );
 }

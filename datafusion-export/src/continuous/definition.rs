@@ -120,7 +120,12 @@ impl From<&Artifact> for RunArtifact {
 /// Properties a continuous export accepts besides the sink's.
 const OWN_PROPERTIES: [&str; 3] = ["intervalBetweenRuns", "forcedLatency", "isDisabled"];
 /// Sink properties it passes on.
-const SINK_PROPERTIES: [&str; 4] = ["sizeLimit", "distributed", "distribution", "parquetRowGroupSize"];
+const SINK_PROPERTIES: [&str; 4] = [
+    "sizeLimit",
+    "distributed",
+    "distribution",
+    "parquetRowGroupSize",
+];
 
 /// The parsed properties of `.create-or-alter continuous-export`.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,16 +190,19 @@ fn timespan(p: &Property) -> Result<Duration> {
             "expected a timespan such as 10s, 5m, 1h or '00:10:00'",
         )),
         v => v.as_duration().ok_or_else(|| {
-            ExportError::property(&p.name, "expected a timespan such as 10s, 5m, 1h or '00:10:00'")
+            ExportError::property(
+                &p.name,
+                "expected a timespan such as 10s, 5m, 1h or '00:10:00'",
+            )
         }),
     }
 }
 
 /// Loads continuous export `name` from `state`.
 pub fn from_state(state: &DatabaseState, name: &str) -> Result<ContinuousExport> {
-    let body = state
-        .object(KIND, name)
-        .ok_or_else(|| ExportError::Invalid(format!("continuous export '{name}' does not exist")))?;
+    let body = state.object(KIND, name).ok_or_else(|| {
+        ExportError::Invalid(format!("continuous export '{name}' does not exist"))
+    })?;
     serde_json::from_value(body.clone())
         .map_err(|e| ExportError::Invalid(format!("continuous export '{name}' is unreadable: {e}")))
 }
@@ -209,7 +217,11 @@ pub async fn load(db: &Database, name: &str) -> Result<ContinuousExport> {
 /// Every continuous export.
 pub async fn list(db: &Database) -> Result<Vec<ContinuousExport>> {
     db.refresh().await?;
-    let bodies: Vec<serde_json::Value> = db.state().objects_of(KIND).map(|(_, v)| v.clone()).collect();
+    let bodies: Vec<serde_json::Value> = db
+        .state()
+        .objects_of(KIND)
+        .map(|(_, v)| v.clone())
+        .collect();
     bodies
         .into_iter()
         .map(|b| serde_json::from_value(b).map_err(|e| ExportError::Invalid(e.to_string())))
@@ -222,7 +234,9 @@ pub fn runs(state: &DatabaseState, name: &str) -> Result<Vec<RunRecord>> {
     state
         .objects_of(RUN_KIND)
         .filter(|(key, _)| key.starts_with(&prefix))
-        .map(|(_, v)| serde_json::from_value(v.clone()).map_err(|e| ExportError::Invalid(e.to_string())))
+        .map(|(_, v)| {
+            serde_json::from_value(v.clone()).map_err(|e| ExportError::Invalid(e.to_string()))
+        })
         .collect()
 }
 
@@ -263,7 +277,10 @@ mod tests {
     #[test]
     fn parses_properties() {
         let p = ContinuousProperties::parse(&[
-            prop("intervalBetweenRuns", PropertyValue::Timespan(Duration::from_secs(10))),
+            prop(
+                "intervalBetweenRuns",
+                PropertyValue::Timespan(Duration::from_secs(10)),
+            ),
             prop("forcedLatency", PropertyValue::Identifier("1m".into())),
             prop("sizeLimit", PropertyValue::Integer(104857600)),
         ])
@@ -271,8 +288,15 @@ mod tests {
         assert_eq!(p.interval, Duration::from_secs(10));
         assert_eq!(p.forced_latency, Some(Duration::from_secs(60)));
         assert_eq!(p.export_properties.len(), 1);
-        assert!(ContinuousProperties::parse(&[prop("intervalBetweenRuns", PropertyValue::Identifier("100ms".into()))]).is_err());
+        assert!(ContinuousProperties::parse(&[prop(
+            "intervalBetweenRuns",
+            PropertyValue::Identifier("100ms".into())
+        )])
+        .is_err());
         assert!(ContinuousProperties::parse(&[prop("frob", PropertyValue::Bool(true))]).is_err());
-        assert!(ContinuousProperties::parse(&[prop("forcedLatency", PropertyValue::Integer(5))]).is_err());
+        assert!(
+            ContinuousProperties::parse(&[prop("forcedLatency", PropertyValue::Integer(5))])
+                .is_err()
+        );
     }
 }

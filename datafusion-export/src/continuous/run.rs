@@ -7,8 +7,9 @@
 //! the run is committed with one log commit that succeeds only if run R-1 is still
 //! the last one. A run that fails leaves E where it was; its files are orphans that
 //! no one reports. For a Delta target the data files go in one Delta commit carrying
-//! the transaction (export id, R); a run that finds R already in the Delta log only
-//! records the run.
+//! the application transaction (export id, N) — the run's end cursor rather than its
+//! number, so that a run finding a version beyond E in the Delta log knows exactly
+//! which commits landed, and only records the run.
 
 use std::collections::HashMap;
 
@@ -54,7 +55,10 @@ pub struct RunError {
 
 impl RunError {
     fn permanent(error: ExportError) -> Self {
-        RunError { error, permanent: true }
+        RunError {
+            error,
+            permanent: true,
+        }
     }
 }
 
@@ -149,26 +153,28 @@ async fn attempt(
     let app_id = export.id.to_string();
 
     if table.def.kind == ExternalTableKind::Delta {
-        let url = table
-            .def
-            .urls
-            .first()
-            .ok_or_else(|| RunError::permanent(ExportError::Invalid("the Delta external table has no URL".into())))?;
+        let url = table.def.urls.first().ok_or_else(|| {
+            RunError::permanent(ExportError::Invalid(
+                "the Delta external table has no URL".into(),
+            ))
+        })?;
         let target = DeltaTarget::new(url.expose(), HashMap::new())?;
         if let Some(version) = target.app_transaction_version(&app_id).await? {
-            if version >= run as i64 {
-                // The Delta commit of this run landed but its record did not: record it now.
+            let landed = u64::try_from(version).unwrap_or(0);
+            if landed > from {
+                // The Delta commit of this run (commits `(from, landed]`) landed but
+                // its record did not: record it now, without exporting again.
                 let record = RunRecord {
                     run,
                     from_cursor: from,
-                    to_cursor: to,
+                    to_cursor: landed,
                     timestamp: now,
                     artifacts: Vec::new(),
                 };
                 commit_run(db, &export.name, &record).await?;
                 return Ok(RunOutcome {
                     run: Some(run),
-                    to_cursor: to,
+                    to_cursor: landed,
                     ..nothing
                 });
             }
@@ -178,12 +184,19 @@ async fn attempt(
     let scopes: HashMap<String, CursorRange> = export
         .cursor_scoped_tables
         .iter()
-        .map(|t| (t.clone(), CursorRange::between(Cursor::new(from), Cursor::new(to))))
+        .map(|t| {
+            (
+                t.clone(),
+                CursorRange::between(Cursor::new(from), Cursor::new(to)),
+            )
+        })
         .collect();
     let ctx = engine.scoped_context(scopes);
     let frame = ctx.sql(&export.query).await?;
     let frame = conform_frame(frame, &table).map_err(RunError::permanent)?;
-    let txn = (table.def.kind == ExternalTableKind::Delta).then(|| (app_id.clone(), run as i64));
+    // The transaction's version is the run's end cursor: it grows run after run, as
+    // Delta requires, and tells a recovery run exactly which commits landed.
+    let txn = (table.def.kind == ExternalTableKind::Delta).then(|| (app_id.clone(), to as i64));
     let artifacts = export_to_table(&table, frame, &export.export_properties, txn).await?;
     let record = RunRecord {
         run,
@@ -233,11 +246,15 @@ async fn record_failure(
     details: &str,
     permanent: bool,
 ) -> Result<()> {
-    let window = engine.continuous_state().settings().permanent_failure_window;
+    let window = engine
+        .continuous_state()
+        .settings()
+        .permanent_failure_window;
     engine
         .database()
         .commit(|state| {
-            let mut export = definition::from_state(state, name).map_err(|e| TablesError::Conflict(e.to_string()))?;
+            let mut export = definition::from_state(state, name)
+                .map_err(|e| TablesError::Conflict(e.to_string()))?;
             export.failures.push(Failure {
                 timestamp: now,
                 operation_id: Uuid::new_v4(),
@@ -260,7 +277,9 @@ async fn record_failure(
             } else {
                 export.permanent_failure_since = None;
             }
-            Ok(vec![put_action(&export).map_err(|e| TablesError::Conflict(e.to_string()))?])
+            Ok(vec![
+                put_action(&export).map_err(|e| TablesError::Conflict(e.to_string()))?
+            ])
         })
         .await?;
     Ok(())

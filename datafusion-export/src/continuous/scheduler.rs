@@ -65,7 +65,12 @@ impl Scheduler {
                 attempts.insert(name.clone(), now);
             }
         }
-        let limit = self.engine.continuous_state().settings().max_concurrent_exports.max(1);
+        let limit = self
+            .engine
+            .continuous_state()
+            .settings()
+            .max_concurrent_exports
+            .max(1);
         let engine = &self.engine;
         let results = futures::stream::iter(due)
             .map(|name| async move {

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, Result as DfResult, ScalarValue};
 use datafusion::datasource::file_format::csv::CsvFormat;
@@ -14,7 +14,9 @@ use datafusion::datasource::file_format::file_compression_type::FileCompressionT
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::datasource::provider_as_source;
 use datafusion::datasource::view::ViewTable;
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -87,7 +89,12 @@ impl ExternalTable {
             ExternalTableKind::Delta => DataFormat::Parquet,
             ExternalTableKind::Storage => self.def.data_format.unwrap_or(DataFormat::Parquet),
         };
-        ExportOptions::parse(&self.merged_properties(command), Some(format), self.compressed()?, Distribution::PerNode)
+        ExportOptions::parse(
+            &self.merged_properties(command),
+            Some(format),
+            self.compressed()?,
+            Distribution::PerNode,
+        )
     }
 
     /// The format of the artifacts.
@@ -102,18 +109,22 @@ impl ExternalTable {
 /// Loads external table `name` from the catalog.
 pub async fn load(db: &Database, name: &str) -> Result<ExternalTable> {
     db.refresh().await?;
-    let body = db
-        .state()
-        .object(KIND, name)
-        .cloned()
-        .ok_or_else(|| ExportError::Invalid(format!("external table '{name}' does not exist")))?;
-    serde_json::from_value(body).map_err(|e| ExportError::Invalid(format!("external table '{name}' is unreadable: {e}")))
+    let body =
+        db.state().object(KIND, name).cloned().ok_or_else(|| {
+            ExportError::Invalid(format!("external table '{name}' does not exist"))
+        })?;
+    serde_json::from_value(body)
+        .map_err(|e| ExportError::Invalid(format!("external table '{name}' is unreadable: {e}")))
 }
 
 /// Every external table.
 pub async fn list(db: &Database) -> Result<Vec<ExternalTable>> {
     db.refresh().await?;
-    let bodies: Vec<serde_json::Value> = db.state().objects_of(KIND).map(|(_, v)| v.clone()).collect();
+    let bodies: Vec<serde_json::Value> = db
+        .state()
+        .objects_of(KIND)
+        .map(|(_, v)| v.clone())
+        .collect();
     bodies
         .into_iter()
         .map(|b| serde_json::from_value(b).map_err(|e| ExportError::Invalid(e.to_string())))
@@ -125,7 +136,10 @@ pub async fn list(db: &Database) -> Result<Vec<ExternalTable>> {
 pub async fn resolve(def: ExternalTableDef, runtime: &RuntimeEnv) -> Result<ExternalTable> {
     datafusion_export_tables::validate_table_name(&def.name)?;
     if def.urls.is_empty() {
-        return Err(ExportError::Invalid(format!("external table '{}' needs at least one URL", def.name)));
+        return Err(ExportError::Invalid(format!(
+            "external table '{}' needs at least one URL",
+            def.name
+        )));
     }
     let declared = Schema::new(
         def.columns
@@ -150,7 +164,10 @@ pub async fn resolve(def: ExternalTableDef, runtime: &RuntimeEnv) -> Result<Exte
             for url in &def.urls {
                 resolve_target(url, Some(runtime))?;
             }
-            let table = ExternalTable { def: def.clone(), schema: declared.clone() };
+            let table = ExternalTable {
+                def: def.clone(),
+                schema: declared.clone(),
+            };
             // Properties and partitions must be usable by an export.
             table.export_options(&[])?;
             crate::export::partition::Partitioner::try_new(&def.partitions, &table.schema_ref())?;
@@ -173,8 +190,12 @@ pub async fn resolve(def: ExternalTableDef, runtime: &RuntimeEnv) -> Result<Exte
                 })?;
                 provider.schema().as_ref().clone()
             } else {
-                target.ensure_table(&Arc::new(declared.clone()), &[]).await?;
-                declared
+                // The Delta table's own types (timestamps in microseconds, for one)
+                // are what exports must write and what reads return.
+                let handle = target
+                    .ensure_table(&Arc::new(declared.clone()), &[])
+                    .await?;
+                handle.schema().as_ref().clone()
             }
         }
     };
@@ -191,17 +212,22 @@ pub async fn store(db: &Database, table: &ExternalTable) -> Result<()> {
         match (mode, exists) {
             (CreateMode::Create, true) => Err(datafusion_export_tables::TablesError::InvalidName {
                 name: name.clone(),
-                reason: "an external table of that name already exists (use .create-or-alter)".into(),
+                reason: "an external table of that name already exists (use .create-or-alter)"
+                    .into(),
             }),
-            (CreateMode::Alter, false) => Err(datafusion_export_tables::TablesError::ObjectNotFound {
-                kind: "external table".into(),
-                name: name.clone(),
-            }),
-            _ => Ok(vec![datafusion_export_tables::log::action::Action::PutObject {
-                kind: KIND.into(),
-                name: name.clone(),
-                body: body.clone(),
-            }]),
+            (CreateMode::Alter, false) => {
+                Err(datafusion_export_tables::TablesError::ObjectNotFound {
+                    kind: "external table".into(),
+                    name: name.clone(),
+                })
+            }
+            _ => Ok(vec![
+                datafusion_export_tables::log::action::Action::PutObject {
+                    kind: KIND.into(),
+                    name: name.clone(),
+                    body: body.clone(),
+                },
+            ]),
         }
     })
     .await?;
@@ -215,14 +241,18 @@ pub async fn drop(db: &Database, name: &str, if_exists: bool) -> Result<bool> {
         return if if_exists {
             Ok(false)
         } else {
-            Err(ExportError::Invalid(format!("external table '{name}' does not exist")))
+            Err(ExportError::Invalid(format!(
+                "external table '{name}' does not exist"
+            )))
         };
     }
     db.commit(|_| {
-        Ok(vec![datafusion_export_tables::log::action::Action::DropObject {
-            kind: KIND.into(),
-            name: name.to_string(),
-        }])
+        Ok(vec![
+            datafusion_export_tables::log::action::Action::DropObject {
+                kind: KIND.into(),
+                name: name.to_string(),
+            },
+        ])
     })
     .await?;
     Ok(true)
@@ -256,20 +286,32 @@ impl TableFunctionImpl for ExternalTableFunction {
             .state()
             .object(KIND, &name)
             .cloned()
-            .ok_or_else(|| datafusion::error::DataFusionError::Plan(format!("external table '{name}' does not exist")))?;
-        let table: ExternalTable = serde_json::from_value(body)
-            .map_err(|e| datafusion::error::DataFusionError::Plan(format!("external table '{name}': {e}")))?;
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Plan(format!(
+                    "external table '{name}' does not exist"
+                ))
+            })?;
+        let table: ExternalTable = serde_json::from_value(body).map_err(|e| {
+            datafusion::error::DataFusionError::Plan(format!("external table '{name}': {e}"))
+        })?;
         match table.def.kind {
             ExternalTableKind::Delta => Ok(Arc::new(DeltaReadBack { table })),
-            ExternalTableKind::Storage => storage_read_back(&table, args.session()).map_err(Into::into),
+            ExternalTableKind::Storage => {
+                storage_read_back(&table, args.session()).map_err(Into::into)
+            }
         }
     }
 }
 
-fn storage_read_back(table: &ExternalTable, session: &dyn Session) -> Result<Arc<dyn TableProvider>> {
+fn storage_read_back(
+    table: &ExternalTable,
+    session: &dyn Session,
+) -> Result<Arc<dyn TableProvider>> {
     let options = table.export_options(&[])?;
     let format = table.data_format();
-    if matches!(format, DataFormat::Csv | DataFormat::Tsv) && options.include_headers == IncludeHeaders::FirstFile {
+    if matches!(format, DataFormat::Csv | DataFormat::Tsv)
+        && options.include_headers == IncludeHeaders::FirstFile
+    {
         return Err(ExportError::Invalid(format!(
             "external table '{}' has includeHeaders=firstFile: only one of its files has a header, so it cannot be read back as a table",
             table.def.name
@@ -284,7 +326,11 @@ fn storage_read_back(table: &ExternalTable, session: &dyn Session) -> Result<Arc
         DataFormat::Csv | DataFormat::Tsv => Arc::new(
             CsvFormat::default()
                 .with_has_header(options.include_headers == IncludeHeaders::All)
-                .with_delimiter(if format == DataFormat::Tsv { b'\t' } else { b',' })
+                .with_delimiter(if format == DataFormat::Tsv {
+                    b'\t'
+                } else {
+                    b','
+                })
                 .with_newlines_in_values(true)
                 .with_file_compression_type(compression),
         ),
@@ -303,21 +349,42 @@ fn storage_read_back(table: &ExternalTable, session: &dyn Session) -> Result<Arc
         };
         let base = url::Url::parse(&format!("dfexport-ext://t{key:016x}"))
             .map_err(|e| ExportError::Invalid(e.to_string()))?;
-        session.runtime_env().register_object_store(&base, Arc::clone(&target.store));
-        urls.push(ListingTableUrl::parse(format!("{base}/"))?);
+        session
+            .runtime_env()
+            .register_object_store(&base, Arc::clone(&target.store));
+        // DataFusion caches listings by (table, path); each URL gets its own key, and
+        // the entry is dropped so every read sees the artifacts exported since.
+        let table_ref =
+            datafusion::common::TableReference::bare(format!("dfexport-ext-{key:016x}"));
+        let listing_url =
+            ListingTableUrl::parse(format!("{base}/"))?.with_table_ref(table_ref.clone());
+        if let Some(cache) = session.runtime_env().cache_manager.get_list_files_cache() {
+            let _ = cache.remove(&datafusion::execution::cache::TableScopedPath {
+                table: Some(table_ref),
+                path: listing_url.prefix().clone(),
+            });
+        }
+        urls.push(listing_url);
     }
-    let listing_options = ListingOptions::new(file_format).with_file_extension(options.file_extension(format));
+    let listing_options =
+        ListingOptions::new(file_format).with_file_extension(options.file_extension(format));
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(listing_options)
         .with_schema(table.schema_ref());
     let listing = ListingTable::try_new(config)?;
-    let mut exprs: Vec<Expr> = table.schema.fields().iter().map(|f| col(f.name())).collect();
+    let mut exprs: Vec<Expr> = table
+        .schema
+        .fields()
+        .iter()
+        .map(|f| col(f.name()))
+        .collect();
     for p in &table.def.partitions {
         exprs.push(partition_expr(&p.expr, arrow_type(p.kusto_type))?.alias(&p.name));
     }
-    let plan = LogicalPlanBuilder::scan(&table.def.name, provider_as_source(Arc::new(listing)), None)?
-        .project(exprs)?
-        .build()?;
+    let plan =
+        LogicalPlanBuilder::scan(&table.def.name, provider_as_source(Arc::new(listing)), None)?
+            .project(exprs)?
+            .build()?;
     Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
@@ -328,16 +395,28 @@ fn partition_expr(expr: &PartitionExpr, declared: DataType) -> Result<Expr> {
     let utc = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
     let e = match expr {
         PartitionExpr::Column(c) => col(c.as_str()),
-        PartitionExpr::Bin { column, step: BinStep::Timespan(step) } => {
+        PartitionExpr::Bin {
+            column,
+            step: BinStep::Timespan(step),
+        } => {
             let nanos = i64::try_from(step.as_nanos()).unwrap_or(i64::MAX);
             date_bin(
-                lit(ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(0, 0, nanos)))),
+                lit(ScalarValue::IntervalMonthDayNano(Some(
+                    IntervalMonthDayNano::new(0, 0, nanos),
+                ))),
                 cast(col(column.as_str()), utc.clone()),
-                lit(ScalarValue::TimestampNanosecond(Some(0), Some("UTC".into()))),
+                lit(ScalarValue::TimestampNanosecond(
+                    Some(0),
+                    Some("UTC".into()),
+                )),
             )
         }
-        PartitionExpr::Bin { column, step: BinStep::Number(step) } => {
-            floor(cast(col(column.as_str()), DataType::Float64) / lit(*step as f64)) * lit(*step as f64)
+        PartitionExpr::Bin {
+            column,
+            step: BinStep::Number(step),
+        } => {
+            floor(cast(col(column.as_str()), DataType::Float64) / lit(*step as f64))
+                * lit(*step as f64)
         }
         PartitionExpr::StartOf { column, unit } => {
             let ts = cast(col(column.as_str()), utc.clone());
@@ -346,7 +425,9 @@ fn partition_expr(expr: &PartitionExpr, declared: DataType) -> Result<Expr> {
                 StartOfUnit::Month => date_trunc(lit("month"), ts),
                 StartOfUnit::Year => date_trunc(lit("year"), ts),
                 StartOfUnit::Week => {
-                    let day = lit(ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(0, 1, 0))));
+                    let day = lit(ScalarValue::IntervalMonthDayNano(Some(
+                        IntervalMonthDayNano::new(0, 1, 0),
+                    )));
                     date_trunc(lit("week"), ts + day.clone()) - day
                 }
             }

@@ -1,12 +1,12 @@
 //! `.export`: the physical export sink, artifact writers per format, partitioned
 //! paths, external tables and the Delta target.
-pub mod writer;
-pub mod options;
 pub mod delta;
 pub mod external_table;
 pub mod operations;
+pub mod options;
 pub mod partition;
 pub mod path_format;
 pub mod planner;
 pub mod sink_exec;
 pub mod target;
+pub mod writer;

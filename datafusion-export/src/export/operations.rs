@@ -109,7 +109,12 @@ impl Operations {
     }
 
     /// Records the outcome; persists it when asked.
-    pub async fn finish(&self, id: Uuid, outcome: std::result::Result<OperationDetails, String>, persist: bool) {
+    pub async fn finish(
+        &self,
+        id: Uuid,
+        outcome: std::result::Result<OperationDetails, String>,
+        persist: bool,
+    ) {
         let op = {
             let mut known = self.lock();
             let Some(op) = known.get_mut(&id) else { return };
@@ -153,12 +158,16 @@ impl Operations {
         let path = Path::from(format!("{FOLDER}/{uuid}.json"));
         match self.store.get(&path).await {
             Ok(r) => {
-                let bytes = r.bytes().await.map_err(|e| ExportError::Invalid(e.to_string()))?;
-                serde_json::from_slice(&bytes).map_err(|e| ExportError::Invalid(format!("operation {uuid}: {e}")))
+                let bytes = r
+                    .bytes()
+                    .await
+                    .map_err(|e| ExportError::Invalid(e.to_string()))?;
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| ExportError::Invalid(format!("operation {uuid}: {e}")))
             }
-            Err(object_store::Error::NotFound { .. }) => {
-                Err(ExportError::Invalid(format!("operation {uuid} does not exist")))
-            }
+            Err(object_store::Error::NotFound { .. }) => Err(ExportError::Invalid(format!(
+                "operation {uuid} does not exist"
+            ))),
             Err(e) => Err(ExportError::Invalid(e.to_string())),
         }
     }

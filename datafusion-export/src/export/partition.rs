@@ -67,7 +67,9 @@ impl PartitionValue {
 
 /// Datetimes aligned on a day show as the date; others to the second.
 pub fn default_datetime_text(t: &DateTime<Utc>) -> String {
-    if t.timestamp_nanos_opt().is_some_and(|n| n.rem_euclid(86_400_000_000_000) == 0) {
+    if t.timestamp_nanos_opt()
+        .is_some_and(|n| n.rem_euclid(86_400_000_000_000) == 0)
+    {
         t.format("%Y-%m-%d").to_string()
     } else if t.timestamp_subsec_nanos() == 0 {
         t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -112,11 +114,18 @@ impl Partitioner {
                 ))
             })?;
             let data_type = schema.field(index).data_type();
-            let is_time = matches!(data_type, DataType::Timestamp(..) | DataType::Date32 | DataType::Date64);
+            let is_time = matches!(
+                data_type,
+                DataType::Timestamp(..) | DataType::Date32 | DataType::Date64
+            );
             let kind = match &def.expr {
                 PartitionExpr::Column(_) if is_time => PartitionValueKind::Datetime,
                 PartitionExpr::Column(_) => PartitionValueKind::Text,
-                PartitionExpr::Bin { step: BinStep::Timespan(_), .. } | PartitionExpr::StartOf { .. } => {
+                PartitionExpr::Bin {
+                    step: BinStep::Timespan(_),
+                    ..
+                }
+                | PartitionExpr::StartOf { .. } => {
                     if !is_time {
                         return Err(ExportError::Invalid(format!(
                             "partition '{}': column '{source}' is {data_type}, but bin(…, timespan) and startof…() need a datetime",
@@ -125,7 +134,10 @@ impl Partitioner {
                     }
                     PartitionValueKind::Datetime
                 }
-                PartitionExpr::Bin { step: BinStep::Number(_), .. } => {
+                PartitionExpr::Bin {
+                    step: BinStep::Number(_),
+                    ..
+                } => {
                     if !data_type.is_integer() && !data_type.is_floating() {
                         return Err(ExportError::Invalid(format!(
                             "partition '{}': bin(…, number) needs a numeric column, '{source}' is {data_type}",
@@ -241,17 +253,28 @@ fn nanos(column: &ArrayRef) -> Result<Int64Array> {
 fn partition_array(expr: &PartitionExpr, column: &ArrayRef) -> Result<ArrayRef> {
     Ok(match expr {
         PartitionExpr::Column(_) => match column.data_type() {
-            DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => Arc::new(nanos(column)?),
+            DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => {
+                Arc::new(nanos(column)?)
+            }
             _ => Arc::clone(column),
         },
-        PartitionExpr::Bin { step: BinStep::Timespan(step), .. } => {
+        PartitionExpr::Bin {
+            step: BinStep::Timespan(step),
+            ..
+        } => {
             let step = i64::try_from(step.as_nanos()).unwrap_or(i64::MAX).max(1);
             Arc::new(nanos(column)?.unary::<_, Int64Type>(|v| v.div_euclid(step) * step))
         }
-        PartitionExpr::Bin { step: BinStep::Number(step), .. } => {
+        PartitionExpr::Bin {
+            step: BinStep::Number(step),
+            ..
+        } => {
             let step = (*step).max(1);
             let ints = cast(column, &DataType::Int64)?;
-            Arc::new(ints.as_primitive::<Int64Type>().unary::<_, Int64Type>(|v| v.div_euclid(step) * step))
+            Arc::new(
+                ints.as_primitive::<Int64Type>()
+                    .unary::<_, Int64Type>(|v| v.div_euclid(step) * step),
+            )
         }
         PartitionExpr::StartOf { unit, .. } => {
             let unit = *unit;
@@ -277,7 +300,9 @@ fn partition_array(expr: &PartitionExpr, column: &ArrayRef) -> Result<ArrayRef> 
                 }
                 other => {
                     let strings = cast(column, &DataType::Utf8).map_err(|_| {
-                        ExportError::Invalid(format!("hash() cannot partition a column of type {other}"))
+                        ExportError::Invalid(format!(
+                            "hash() cannot partition a column of type {other}"
+                        ))
                     })?;
                     strings
                         .as_string::<i32>()
@@ -301,7 +326,10 @@ pub struct PartitionHashUdf {
 impl Default for PartitionHashUdf {
     fn default() -> Self {
         Self {
-            signature: datafusion::logical_expr::Signature::any(2, datafusion::logical_expr::Volatility::Immutable),
+            signature: datafusion::logical_expr::Signature::any(
+                2,
+                datafusion::logical_expr::Volatility::Immutable,
+            ),
         }
     }
 }
@@ -327,16 +355,28 @@ impl datafusion::logical_expr::ScalarUDFImpl for PartitionHashUdf {
         let modulo = match args.args.get(1) {
             Some(ColumnarValue::Scalar(s)) => match s {
                 ScalarValue::Int64(Some(m)) if *m > 0 && *m <= i64::from(u32::MAX) => *m as u32,
-                _ => return datafusion::common::plan_err!("partition_hash() takes a positive modulo"),
+                _ => {
+                    return datafusion::common::plan_err!(
+                        "partition_hash() takes a positive modulo"
+                    )
+                }
             },
             _ => return datafusion::common::plan_err!("partition_hash() takes a constant modulo"),
         };
         let values = match args.args.first() {
             Some(v) => v.to_array(args.number_rows)?,
-            None => return datafusion::common::plan_err!("partition_hash() takes a value and a modulo"),
+            None => {
+                return datafusion::common::plan_err!("partition_hash() takes a value and a modulo")
+            }
         };
-        let hashed = partition_array(&PartitionExpr::Hash { column: String::new(), modulo }, &values)
-            .map_err(datafusion::error::DataFusionError::from)?;
+        let hashed = partition_array(
+            &PartitionExpr::Hash {
+                column: String::new(),
+                modulo,
+            },
+            &values,
+        )
+        .map_err(datafusion::error::DataFusionError::from)?;
         Ok(ColumnarValue::Array(hashed))
     }
 }
@@ -376,15 +416,30 @@ mod tests {
         ])
         .with_timezone("UTC");
         RecordBatch::try_from_iter(vec![
-            ("s", Arc::new(StringArray::from(vec![Some("EU"), Some("EU"), Some(""), None])) as ArrayRef),
+            (
+                "s",
+                Arc::new(StringArray::from(vec![
+                    Some("EU"),
+                    Some("EU"),
+                    Some(""),
+                    None,
+                ])) as ArrayRef,
+            ),
             ("ts", Arc::new(ts) as ArrayRef),
-            ("n", Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef),
+            (
+                "n",
+                Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef,
+            ),
         ])
         .unwrap()
     }
 
     fn def(name: &str, t: KustoType, expr: PartitionExpr) -> PartitionDef {
-        PartitionDef { name: name.into(), kusto_type: t, expr }
+        PartitionDef {
+            name: name.into(),
+            kusto_type: t,
+            expr,
+        }
     }
 
     #[test]
@@ -392,11 +447,18 @@ mod tests {
         let b = batch();
         let p = Partitioner::try_new(
             &[
-                def("Region", KustoType::String, PartitionExpr::Column("s".into())),
+                def(
+                    "Region",
+                    KustoType::String,
+                    PartitionExpr::Column("s".into()),
+                ),
                 def(
                     "Day",
                     KustoType::Datetime,
-                    PartitionExpr::Bin { column: "ts".into(), step: BinStep::Timespan(std::time::Duration::from_secs(86_400)) },
+                    PartitionExpr::Bin {
+                        column: "ts".into(),
+                        step: BinStep::Timespan(std::time::Duration::from_secs(86_400)),
+                    },
                 ),
             ],
             &b.schema(),
@@ -407,7 +469,10 @@ mod tests {
         assert_eq!(groups[0].batch.num_rows(), 2);
         assert_eq!(groups[0].values[0], PartitionValue::Text("EU".into()));
         assert_eq!(groups[0].values[1].as_text().unwrap(), "2025-11-21");
-        assert_eq!(groups[1].values, vec![PartitionValue::Default, PartitionValue::Default]);
+        assert_eq!(
+            groups[1].values,
+            vec![PartitionValue::Default, PartitionValue::Default]
+        );
         assert_eq!(groups[2].values[0], PartitionValue::Default);
     }
 
@@ -417,11 +482,23 @@ mod tests {
         assert!((0..1000).all(|i: i32| partition_hash(&i.to_le_bytes(), 7) < 7));
         let b = batch();
         let p = Partitioner::try_new(
-            &[def("B", KustoType::Long, PartitionExpr::Hash { column: "n".into(), modulo: 2 })],
+            &[def(
+                "B",
+                KustoType::Long,
+                PartitionExpr::Hash {
+                    column: "n".into(),
+                    modulo: 2,
+                },
+            )],
             &b.schema(),
         )
         .unwrap();
-        let rows: usize = p.split(&b).unwrap().iter().map(|g| g.batch.num_rows()).sum();
+        let rows: usize = p
+            .split(&b)
+            .unwrap()
+            .iter()
+            .map(|g| g.batch.num_rows())
+            .sum();
         assert_eq!(rows, 4);
     }
 
@@ -439,11 +516,25 @@ mod tests {
     fn rejects_bad_partition_columns() {
         let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
         let bad = Partitioner::try_new(
-            &[def("D", KustoType::Datetime, PartitionExpr::StartOf { column: "s".into(), unit: StartOfUnit::Day })],
+            &[def(
+                "D",
+                KustoType::Datetime,
+                PartitionExpr::StartOf {
+                    column: "s".into(),
+                    unit: StartOfUnit::Day,
+                },
+            )],
             &schema,
         );
         assert!(bad.unwrap_err().to_string().contains("need a datetime"));
-        let missing = Partitioner::try_new(&[def("X", KustoType::String, PartitionExpr::Column("zz".into()))], &schema);
+        let missing = Partitioner::try_new(
+            &[def(
+                "X",
+                KustoType::String,
+                PartitionExpr::Column("zz".into()),
+            )],
+            &schema,
+        );
         assert!(missing.unwrap_err().to_string().contains("'zz'"));
     }
 }

@@ -102,7 +102,9 @@ impl PathLayout {
         }
         let index = |name: &str| {
             names.iter().position(|n| n == name).ok_or_else(|| {
-                ExportError::Invalid(format!("pathformat refers to '{name}', which is not a partition"))
+                ExportError::Invalid(format!(
+                    "pathformat refers to '{name}', which is not a partition"
+                ))
             })
         };
         let parts = path_format
@@ -125,7 +127,8 @@ impl PathLayout {
     /// becomes `%2F`), while `/` in a `pathformat`'s literals and datetime patterns
     /// separates folders.
     pub fn folder(&self, values: &[PartitionValue]) -> Vec<String> {
-        let text = |v: &PartitionValue| v.as_text().unwrap_or_else(|| DEFAULT_PARTITION.to_string());
+        let text =
+            |v: &PartitionValue| v.as_text().unwrap_or_else(|| DEFAULT_PARTITION.to_string());
         match self {
             PathLayout::Hive(names) => names
                 .iter()
@@ -194,9 +197,15 @@ mod tests {
     fn hive_folders_escape_and_default() {
         let layout = PathLayout::try_new(&["Region".into(), "Day".into()], &[]).unwrap();
         let day = Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap();
-        let segments = layout.folder(&[PartitionValue::Text("E/U".into()), PartitionValue::Datetime(day)]);
+        let segments = layout.folder(&[
+            PartitionValue::Text("E/U".into()),
+            PartitionValue::Datetime(day),
+        ]);
         assert_eq!(segments, vec!["Region=E/U", "Day=2026-11-21"]);
-        let path: object_store::path::Path = segments.iter().map(|s| object_store::path::PathPart::from(s.as_str())).collect();
+        let path: object_store::path::Path = segments
+            .iter()
+            .map(|s| object_store::path::PathPart::from(s.as_str()))
+            .collect();
         assert_eq!(path.as_ref(), "Region=E%2FU/Day=2026-11-21");
         assert_eq!(
             layout.folder(&[PartitionValue::Default, PartitionValue::Datetime(day)]),
@@ -210,17 +219,25 @@ mod tests {
             PathFormatPart::Literal("region=".into()),
             PathFormatPart::Partition("Region".into()),
             PathFormatPart::Literal("/".into()),
-            PathFormatPart::DatetimePattern { pattern: "yyyy/MM/dd".into(), partition: "Day".into() },
+            PathFormatPart::DatetimePattern {
+                pattern: "yyyy/MM/dd".into(),
+                partition: "Day".into(),
+            },
         ];
         let layout = PathLayout::try_new(&["Region".into(), "Day".into()], &parts).unwrap();
         let day = Utc.with_ymd_and_hms(2026, 3, 7, 0, 0, 0).unwrap();
         assert_eq!(
-            layout.folder(&[PartitionValue::Text("EU".into()), PartitionValue::Datetime(day)]),
+            layout.folder(&[
+                PartitionValue::Text("EU".into()),
+                PartitionValue::Datetime(day)
+            ]),
             vec!["region=EU", "2026", "03", "07"]
         );
         assert_eq!(dotnet_to_chrono("yyyyMMdd'T'HH").unwrap(), "%Y%m%dT%H");
         assert!(dotnet_to_chrono("yyy").is_err());
-        assert!(PathLayout::try_new(&["A".into()], &[PathFormatPart::Partition("B".into())]).is_err());
+        assert!(
+            PathLayout::try_new(&["A".into()], &[PathFormatPart::Partition("B".into())]).is_err()
+        );
     }
 
     #[test]

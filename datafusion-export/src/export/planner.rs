@@ -15,7 +15,11 @@ use crate::export::sink_exec::{Artifact, ExportExec, ExportSpec};
 
 /// How many writers a distribution asks for, given the query's partitions and the
 /// session's target partitions (one per core by default).
-pub fn writer_count(distribution: Distribution, query_partitions: usize, target_partitions: usize) -> usize {
+pub fn writer_count(
+    distribution: Distribution,
+    query_partitions: usize,
+    target_partitions: usize,
+) -> usize {
     match distribution {
         Distribution::Single => 1,
         Distribution::PerShard => query_partitions.max(1),
@@ -39,13 +43,19 @@ pub async fn plan_export(
     } else if writers == 1 {
         Arc::new(CoalescePartitionsExec::new(query))
     } else {
-        Arc::new(RepartitionExec::try_new(query, Partitioning::RoundRobinBatch(writers))?)
+        Arc::new(RepartitionExec::try_new(
+            query,
+            Partitioning::RoundRobinBatch(writers),
+        )?)
     };
     Ok(Arc::new(ExportExec::new(input, Arc::new(spec))))
 }
 
 /// Runs an export plan to completion and returns the artifacts it wrote.
-pub async fn run_export(plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext>) -> Result<Vec<Artifact>> {
+pub async fn run_export(
+    plan: Arc<dyn ExecutionPlan>,
+    task: Arc<TaskContext>,
+) -> Result<Vec<Artifact>> {
     let batches = collect(plan, task).await?;
     Artifact::from_batches(&batches)
 }

@@ -92,11 +92,14 @@ impl Artifact {
                 col(4).as_any().downcast_ref::<StringArray>(),
                 col(5).as_any().downcast_ref::<StringArray>(),
             ) else {
-                return Err(ExportError::Invalid("unexpected artifact batch layout".into()));
+                return Err(ExportError::Invalid(
+                    "unexpected artifact batch layout".into(),
+                ));
             };
             for i in 0..batch.num_rows() {
                 let partition_values: Vec<(String, Option<String>)> =
-                    serde_json::from_str(parts.value(i)).map_err(|e| ExportError::Invalid(e.to_string()))?;
+                    serde_json::from_str(parts.value(i))
+                        .map_err(|e| ExportError::Invalid(e.to_string()))?;
                 out.push(Artifact {
                     path: path.value(i).to_string(),
                     num_records: rows.value(i) as u64,
@@ -122,7 +125,9 @@ pub struct ExportExec {
 
 impl fmt::Debug for ExportExec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExportExec").field("format", &self.spec.format).finish()
+        f.debug_struct("ExportExec")
+            .field("format", &self.spec.format)
+            .finish()
     }
 }
 
@@ -148,7 +153,12 @@ impl ExportExec {
 
 impl DisplayAs for ExportExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let targets: Vec<&str> = self.spec.targets.iter().map(|t| t.display.as_str()).collect();
+        let targets: Vec<&str> = self
+            .spec
+            .targets
+            .iter()
+            .map(|t| t.display.as_str())
+            .collect();
         write!(
             f,
             "ExportExec: format={}, targets=[{}], sizeLimit={}, partitioned={}",
@@ -189,12 +199,18 @@ impl ExecutionPlan for ExportExec {
         mut children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         match children.pop() {
-            Some(input) if children.is_empty() => Ok(Arc::new(ExportExec::new(input, Arc::clone(&self.spec)))),
+            Some(input) if children.is_empty() => {
+                Ok(Arc::new(ExportExec::new(input, Arc::clone(&self.spec))))
+            }
             _ => internal_err!("ExportExec takes exactly one child"),
         }
     }
 
-    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
         let writer = PartitionWriter {
             index: partition,
@@ -273,7 +289,12 @@ impl PartitionWriter {
         Ok(())
     }
 
-    async fn write_group(&mut self, folder: Vec<String>, values: Vec<PartitionValue>, batch: &RecordBatch) -> Result<()> {
+    async fn write_group(
+        &mut self,
+        folder: Vec<String>,
+        values: Vec<PartitionValue>,
+        batch: &RecordBatch,
+    ) -> Result<()> {
         if !self.open.contains_key(&folder) {
             if self.open.len() >= self.spec.max_open_writers.max(1) {
                 self.close_least_recently_used().await?;
@@ -299,7 +320,12 @@ impl PartitionWriter {
         Ok(())
     }
 
-    fn start(&mut self, folder: &[String], values: Vec<PartitionValue>, schema: SchemaRef) -> Result<OpenArtifact> {
+    fn start(
+        &mut self,
+        folder: &[String],
+        values: Vec<PartitionValue>,
+        schema: SchemaRef,
+    ) -> Result<OpenArtifact> {
         let spec = &self.spec;
         let options = &spec.options;
         let target = (self.index + self.started) % spec.targets.len().max(1);
@@ -368,7 +394,10 @@ impl PartitionWriter {
             size,
             target: artifact.target,
             relative_path: artifact.relative_path,
-            partition_values: names.into_iter().zip(artifact.values.iter().map(|v| v.as_text())).collect(),
+            partition_values: names
+                .into_iter()
+                .zip(artifact.values.iter().map(|v| v.as_text()))
+                .collect(),
         });
         Ok(())
     }
@@ -404,12 +433,24 @@ impl PartitionWriter {
         Ok(RecordBatch::try_new(
             artifact_schema(),
             vec![
-                Arc::new(StringArray::from_iter_values(a.iter().map(|x| x.path.as_str()))),
-                Arc::new(Int64Array::from_iter_values(a.iter().map(|x| x.num_records as i64))),
-                Arc::new(Int64Array::from_iter_values(a.iter().map(|x| x.size as i64))),
-                Arc::new(UInt32Array::from_iter_values(a.iter().map(|x| x.target as u32))),
-                Arc::new(StringArray::from_iter_values(a.iter().map(|x| x.relative_path.as_str()))),
-                Arc::new(StringArray::from_iter_values(values.iter().map(String::as_str))),
+                Arc::new(StringArray::from_iter_values(
+                    a.iter().map(|x| x.path.as_str()),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    a.iter().map(|x| x.num_records as i64),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    a.iter().map(|x| x.size as i64),
+                )),
+                Arc::new(UInt32Array::from_iter_values(
+                    a.iter().map(|x| x.target as u32),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    a.iter().map(|x| x.relative_path.as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    values.iter().map(String::as_str),
+                )),
             ],
         )?)
     }

@@ -49,9 +49,8 @@ pub fn resolve_target(url: &SecretString, runtime: Option<&RuntimeEnv>) -> Resul
             .ok()
             .and_then(|u| runtime.object_store(&u).ok());
             if let Some(store) = registered {
-                let prefix = Path::from_url_path(parsed.path()).map_err(|e| {
-                    ExportError::Invalid(format!("export URL '{shown}': {e}"))
-                })?;
+                let prefix = Path::from_url_path(parsed.path())
+                    .map_err(|e| ExportError::Invalid(format!("export URL '{shown}': {e}")))?;
                 let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
                     store
                 } else {
@@ -71,9 +70,9 @@ pub fn resolve_target(url: &SecretString, runtime: Option<&RuntimeEnv>) -> Resul
     let mut options: Vec<(String, String)> = Vec::new();
     let mut location = location.to_string();
     if let Ok(parsed) = Url::parse(&location) {
-        let is_azure = parsed
-            .host_str()
-            .is_some_and(|h| h.ends_with(".blob.core.windows.net") || h.ends_with(".dfs.core.windows.net"));
+        let is_azure = parsed.host_str().is_some_and(|h| {
+            h.ends_with(".blob.core.windows.net") || h.ends_with(".dfs.core.windows.net")
+        });
         if is_azure {
             if let Some(key) = key {
                 options.push(("azure_storage_account_key".into(), key.to_string()));
@@ -114,7 +113,8 @@ mod tests {
         assert!(path.is_dir());
         assert_eq!(t.display_path("a.csv"), format!("{}/a.csv", path.display()));
 
-        let err = resolve_target(&SecretString::new("ftp://host/x;SECRET", true), None).unwrap_err();
+        let err =
+            resolve_target(&SecretString::new("ftp://host/x;SECRET", true), None).unwrap_err();
         assert!(!err.to_string().contains("SECRET"), "{err}");
         let err = resolve_target(&SecretString::new("", false), None).unwrap_err();
         assert!(err.to_string().contains("empty"));

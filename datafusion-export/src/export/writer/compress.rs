@@ -84,7 +84,7 @@ enum Message {
 
 enum State {
     /// Nothing sent yet: no task started.
-    Idle(Codec, Upload),
+    Idle(Box<(Codec, Upload)>),
     Running {
         tx: mpsc::Sender<Message>,
         task: JoinHandle<Result<Option<u64>>>,
@@ -99,14 +99,15 @@ pub(super) struct CompressedOutput {
 impl CompressedOutput {
     pub(super) fn new(compression: Compression, upload: Upload) -> Result<Self> {
         Ok(CompressedOutput {
-            state: Some(State::Idle(Codec::new(compression)?, upload)),
+            state: Some(State::Idle(Box::new((Codec::new(compression)?, upload)))),
         })
     }
 
     /// Queues serialized chunks (waits while the queue is full).
     pub(super) async fn send(&mut self, chunks: Vec<Vec<u8>>) -> Result<()> {
         let state = match self.state.take() {
-            Some(State::Idle(codec, upload)) => {
+            Some(State::Idle(idle)) => {
+                let (codec, upload) = *idle;
                 let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
                 let task = tokio::spawn(run(codec, upload, rx));
                 State::Running { tx, task }
@@ -138,7 +139,8 @@ impl CompressedOutput {
     /// Ends the stream and completes the upload; returns the stored size.
     pub(super) async fn finish(mut self) -> Result<u64> {
         match self.state.take() {
-            Some(State::Idle(codec, mut upload)) => {
+            Some(State::Idle(idle)) => {
+                let (codec, mut upload) = *idle;
                 let rest = match codec.finish() {
                     Ok(rest) => rest,
                     Err(e) => {
@@ -172,7 +174,7 @@ impl CompressedOutput {
     /// Abandons the upload.
     pub(super) async fn abort(mut self) -> Result<()> {
         match self.state.take() {
-            Some(State::Idle(_, upload)) => upload.abort().await,
+            Some(State::Idle(idle)) => idle.1.abort().await,
             Some(State::Running { tx, task }) => {
                 // Closing the channel without `Finish` makes the task abort.
                 drop(tx);

@@ -158,7 +158,7 @@ pub fn open_writer(
                 encoder.header(&mut prologue)?;
             }
             let output = match settings.compression {
-                Compression::None => Output::Plain(upload),
+                Compression::None => Output::Plain(Box::new(upload)),
                 c => Output::Compressed(compress::CompressedOutput::new(c, upload)?),
             };
             Ok(Box::new(TextWriter {
@@ -263,7 +263,7 @@ pub(super) trait TextEncoder: Send + Sync + 'static {
 
 /// Where serialized text goes.
 enum Output {
-    Plain(Upload),
+    Plain(Box<Upload>),
     Compressed(compress::CompressedOutput),
 }
 
@@ -326,11 +326,9 @@ fn parallelism() -> usize {
 impl TextWriter {
     /// Expected serialized bytes per row, for buffer sizing.
     fn bytes_per_row(&self) -> usize {
-        if self.rows > 0 {
-            (self.body_bytes / self.rows) as usize + 1
-        } else {
-            64
-        }
+        self.body_bytes
+            .checked_div(self.rows)
+            .map_or(64, |b| b as usize + 1)
     }
 
     fn output(&mut self) -> Result<&mut Output> {
@@ -591,7 +589,7 @@ pub(crate) fn format_timespan(nanos: i128, out: &mut String) {
     }
     let _ = write!(out, "{h:02}:{m:02}:{s:02}");
     if frac != 0 {
-        if frac % 100 == 0 {
+        if frac.is_multiple_of(100) {
             let _ = write!(out, ".{:07}", frac / 100);
         } else {
             let _ = write!(out, ".{frac:09}");
@@ -672,6 +670,10 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    pub(super) fn sample_pub(start: i64, rows: usize) -> RecordBatch {
+        sample(start, rows)
     }
 
     fn sample_schema() -> SchemaRef {
@@ -904,7 +906,7 @@ mod tests {
         .unwrap();
         let csv = text(
             &settings(DataFormat::Csv, Compression::None),
-            &[batch.clone()],
+            std::slice::from_ref(&batch),
         )
         .await;
         assert_eq!(
@@ -924,7 +926,7 @@ mod tests {
     async fn headers_on_and_off() {
         let batch = sample(0, 3);
         let mut s = settings(DataFormat::Csv, Compression::None);
-        let without = text(&s, &[batch.clone()]).await;
+        let without = text(&s, std::slice::from_ref(&batch)).await;
         assert!(without.starts_with("0,plain0,"), "{without}");
         s.include_header = true;
         let with = text(&s, &[batch.clone(), sample(3, 2)]).await;
@@ -942,7 +944,7 @@ mod tests {
 
         let mut s = settings(DataFormat::Tsv, Compression::Gzip);
         s.include_header = true;
-        let tsv = text(&s, &[batch.clone()]).await;
+        let tsv = text(&s, std::slice::from_ref(&batch)).await;
         assert!(
             tsv.starts_with("id\tname\tts\tspan\tscore\tflag\n"),
             "{tsv}"
@@ -1064,7 +1066,7 @@ mod tests {
         .unwrap();
         let csv = text(
             &settings(DataFormat::Csv, Compression::None),
-            &[batch.clone()],
+            std::slice::from_ref(&batch),
         )
         .await;
         assert_eq!(
@@ -1123,7 +1125,7 @@ mod tests {
         .unwrap();
         let csv = text(
             &settings(DataFormat::Csv, Compression::None),
-            &[batch.clone()],
+            std::slice::from_ref(&batch),
         )
         .await;
         assert_eq!(csv, "1,\"[1,2]\"\n2,\n3,[]\n4,\"[null,3]\"\n");
@@ -1149,24 +1151,74 @@ mod tests {
         }
     }
 
+    /// `rows` rows of about 4 KiB of poorly compressible text each.
+    fn wide(start: i64, rows: usize) -> RecordBatch {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ start as u64;
+        let mut text = String::with_capacity(4096);
+        let values: Vec<String> = (0..rows)
+            .map(|_| {
+                text.clear();
+                while text.len() < 4096 {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    text.push_str(&format!("{state:016x}"));
+                }
+                text.clone()
+            })
+            .collect();
+        let ids: Vec<i64> = (start..start + rows as i64).collect();
+        RecordBatch::try_new(
+            wide_schema(),
+            vec![
+                Arc::new(Int64Array::from(ids)),
+                Arc::new(StringArray::from(values)),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn wide_schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("text", DataType::Utf8, false),
+        ]))
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn multipart_text_upload() {
-        // > 10 MiB so the upload goes multipart.
-        let batches: Vec<RecordBatch> = (0..30).map(|i| sample(i * 8192, 8192)).collect();
-        for compression in [Compression::None, Compression::Zstd] {
-            let s = settings(DataFormat::Json, compression);
+    async fn multipart_uploads() {
+        // > 10 MiB (the upload buffer) so uploads go multipart.
+        let batches: Vec<RecordBatch> = (0..3).map(|i| wide(i * 2048, 2048)).collect();
+        let original = concat(&batches);
+        for compression in [Compression::None, Compression::Gzip] {
+            let s = settings(DataFormat::Csv, compression);
             let (data, uncompressed, rows, size) =
-                write_artifact(&s, sample_schema(), &batches).await;
-            assert_eq!(rows, 30 * 8192);
+                write_artifact(&s, wide_schema(), &batches).await;
+            assert_eq!(rows, 3 * 2048);
             assert_eq!(size, data.len() as u64);
+            assert!(size > 10 * 1024 * 1024, "{size}");
             let plain = decompress(&data, compression);
             assert_eq!(plain.len() as u64, uncompressed);
-            if compression == Compression::None {
-                assert!(uncompressed > 10 * 1024 * 1024, "{uncompressed}");
-            }
-            let read = concat(&read_text(DataFormat::Json, &plain, false));
-            assert_text_round_trip(&concat(&batches), &read, DataFormat::Json);
+            let read = datafusion::arrow::csv::ReaderBuilder::new(wide_schema())
+                .build(Cursor::new(plain))
+                .unwrap()
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .unwrap();
+            assert_eq!(concat(&read), original);
         }
+        let mut s = settings(DataFormat::Parquet, Compression::Snappy);
+        s.parquet_row_group_size = 1000;
+        let (data, _, rows, size) = write_artifact(&s, wide_schema(), &batches).await;
+        assert_eq!(rows, 3 * 2048);
+        assert_eq!(size, data.len() as u64);
+        let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)).unwrap();
+        assert_eq!(builder.metadata().num_row_groups(), 7);
+        let read: Vec<RecordBatch> = builder
+            .build()
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert_eq!(concat(&read), original);
     }
 
     #[tokio::test]
@@ -1323,7 +1375,8 @@ mod tests {
         )
         .unwrap();
         let s = settings(DataFormat::Parquet, Compression::Zstd);
-        let (data, _, _, _) = write_artifact(&s, Arc::clone(&schema), &[batch.clone()]).await;
+        let (data, _, _, _) =
+            write_artifact(&s, Arc::clone(&schema), std::slice::from_ref(&batch)).await;
         let read: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data))
             .unwrap()
             .build()
@@ -1348,30 +1401,28 @@ mod tests {
             (DataFormat::Json, Compression::Zstd),
             (DataFormat::Parquet, Compression::Snappy),
         ];
+        // Small (still buffered in memory) and large (multipart in progress).
+        let small = vec![wide(0, 10)];
+        let large: Vec<RecordBatch> = (0..3).map(|i| wide(i * 2048, 2048)).collect();
         for (format, compression) in formats {
-            // Small (still buffered) and large (multipart in progress).
-            for batches in [1usize, 40] {
+            for batches in [&small, &large] {
                 let store = Arc::new(InMemory::new());
                 let mut s = settings(format, compression);
-                s.parquet_row_group_size = 8192;
+                s.parquet_row_group_size = 1000;
                 let mut writer =
-                    open_writer(store.clone(), Path::from("a/b"), sample_schema(), &s).unwrap();
-                for i in 0..batches {
-                    writer.write(&sample(i as i64 * 8192, 8192)).await.unwrap();
+                    open_writer(store.clone(), Path::from("a/b"), wide_schema(), &s).unwrap();
+                for batch in batches.iter() {
+                    writer.write(batch).await.unwrap();
                 }
                 writer.abort().await.unwrap();
-                assert_eq!(
-                    object_count(&store).await,
-                    0,
-                    "{format} {compression} {batches}"
-                );
+                assert_eq!(object_count(&store).await, 0, "{format} {compression}");
             }
             // Aborting before any write.
             let store = Arc::new(InMemory::new());
             let writer = open_writer(
                 store.clone(),
                 Path::from("a/b"),
-                sample_schema(),
+                wide_schema(),
                 &settings(format, compression),
             )
             .unwrap();
@@ -1442,5 +1493,80 @@ mod tests {
             }
         );
         assert!(!WriterSettings::from_options(&options, DataFormat::Csv, 1).include_header);
+    }
+}
+
+#[cfg(test)]
+mod bench_tmp {
+    use super::*;
+    use datafusion::dataframe::DataFrameWriteOptions;
+    use datafusion::datasource::MemTable;
+    use datafusion::prelude::SessionContext;
+    use object_store::memory::InMemory;
+    use std::time::Instant;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore]
+    async fn bench_vs_copy_to() {
+        let batches: Vec<RecordBatch> = (0..40)
+            .map(|i| {
+                super::tests::sample_pub(i * 8192, 8192)
+                    .project(&[0, 1, 2, 4, 5])
+                    .unwrap()
+            })
+            .collect();
+        let schema = batches[0].schema();
+        let store = Arc::new(InMemory::new());
+        let ctx = SessionContext::new();
+        let url = url::Url::parse("mem://bucket").unwrap();
+        ctx.register_object_store(&url, store.clone());
+        let table = MemTable::try_new(schema.clone(), vec![batches.clone()]).unwrap();
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        for (format, compression) in [
+            (DataFormat::Csv, Compression::None),
+            (DataFormat::Csv, Compression::Gzip),
+            (DataFormat::Json, Compression::None),
+            (DataFormat::Parquet, Compression::Snappy),
+        ] {
+            // ours
+            let t0 = Instant::now();
+            let s = WriterSettings {
+                format,
+                compression,
+                include_header: false,
+                bom: false,
+                parquet_row_group_size: 100_000,
+            };
+            let mut w = open_writer(store.clone(), Path::from("ours"), schema.clone(), &s).unwrap();
+            for b in &batches {
+                w.write(b).await.unwrap();
+            }
+            let size = w.finish().await.unwrap();
+            let ours = t0.elapsed();
+            // datafusion
+            let t0 = Instant::now();
+            let df = ctx.table("t").await.unwrap();
+            let opts = DataFrameWriteOptions::new().with_single_file_output(true);
+            match (format, compression) {
+                (DataFormat::Csv, Compression::None) => {
+                    df.write_csv("mem://bucket/df.csv", opts, None)
+                        .await
+                        .unwrap();
+                }
+                (DataFormat::Csv, _) => {
+                    ctx.sql("COPY t TO 'mem://bucket/df.csv.gz' STORED AS CSV OPTIONS ('format.compression' 'gzip', 'format.has_header' 'false')").await.unwrap().collect().await.unwrap();
+                }
+                (DataFormat::Json, _) => {
+                    df.write_json("mem://bucket/df.json", opts, None)
+                        .await
+                        .unwrap();
+                }
+                _ => {
+                    ctx.sql("COPY t TO 'mem://bucket/df.parquet' STORED AS PARQUET OPTIONS ('format.compression' 'snappy')").await.unwrap().collect().await.unwrap();
+                }
+            }
+            let theirs = t0.elapsed();
+            println!("{format} {compression}: ours {ours:?} ({size} bytes), datafusion {theirs:?}");
+        }
     }
 }
