@@ -332,7 +332,7 @@ async fn bad_export_input_gets_clear_errors() {
     let cases = [
         (format!(".export to xml ('{d}') <| SELECT * FROM T"), "xml"),
         (
-            format!(".export to csv ('ftp://nowhere/x') <| SELECT * FROM T"),
+            ".export to csv ('ftp://nowhere/x') <| SELECT * FROM T".to_string(),
             "ftp://nowhere/x",
         ),
         (

@@ -61,8 +61,13 @@ use super::options::{Compression, ExportOptions};
 /// The UTF-8 byte order mark.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// `chrono` format of timestamps in text artifacts (after conversion to UTC).
+/// `chrono` format of time-zone-less timestamps nested in lists or structs
+/// (top-level timestamp columns are relabelled as UTC and printed by Arrow's
+/// RFC 3339 fast path, which gives the same text).
 pub(crate) const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.fZ";
+
+/// The time zone top-level timestamps are printed in.
+const UTC_OFFSET: &str = "+00:00";
 
 /// How one artifact is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -441,9 +446,10 @@ impl ArtifactWriter for TextWriter {
 enum Prep {
     /// Serialized as is.
     Keep,
-    /// A timestamp with a time zone: relabelled as a UTC wall-clock timestamp
-    /// (no data change), printed with [`TIMESTAMP_FORMAT`].
-    DropTimeZone,
+    /// A timestamp without a time zone (taken as UTC) or in a zone other
+    /// than UTC: relabelled as UTC (values are UTC instants either way; no
+    /// data change), so it prints as `…Z`.
+    AsUtc,
     /// A duration: printed as a Kusto timespan.
     Timespan,
     /// A nested value (CSV/TSV): printed as JSON text.
@@ -466,8 +472,13 @@ impl TextPlan {
         let mut preps = Vec::with_capacity(schema.fields().len());
         for field in schema.fields() {
             let (prep, data_type) = match field.data_type() {
-                DataType::Timestamp(unit, Some(_)) => {
-                    (Prep::DropTimeZone, DataType::Timestamp(*unit, None))
+                DataType::Timestamp(unit, tz)
+                    if !matches!(tz.as_deref(), Some(UTC_OFFSET | "UTC")) =>
+                {
+                    (
+                        Prep::AsUtc,
+                        DataType::Timestamp(*unit, Some(UTC_OFFSET.into())),
+                    )
                 }
                 DataType::Duration(_) => (Prep::Timespan, DataType::Utf8),
                 t if nested_as_json && t.is_nested() => (Prep::NestedJson, DataType::Utf8),
@@ -501,7 +512,7 @@ impl TextPlan {
             .zip(self.schema.fields())
             .map(|((column, prep), field)| match prep {
                 Prep::Keep => Ok(Arc::clone(column)),
-                Prep::DropTimeZone => {
+                Prep::AsUtc => {
                     let data = column
                         .to_data()
                         .into_builder()
