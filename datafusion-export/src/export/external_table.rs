@@ -20,7 +20,7 @@ use datafusion::datasource::listing::{
 use datafusion::datasource::provider_as_source;
 use datafusion::datasource::view::ViewTable;
 use datafusion::execution::runtime_env::RuntimeEnv;
-use datafusion::logical_expr::{cast, col, lit, Expr, LogicalPlanBuilder, TableType};
+use datafusion::logical_expr::{cast, ident, lit, Expr, LogicalPlanBuilder, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_export_tables::Database;
 use serde::{Deserialize, Serialize};
@@ -376,15 +376,18 @@ fn storage_read_back(
         .schema
         .fields()
         .iter()
-        .map(|f| col(f.name()))
+        .map(|f| ident(f.name()))
         .collect();
     for p in &table.def.partitions {
         exprs.push(partition_expr(&p.expr, arrow_type(p.kusto_type))?.alias(&p.name));
     }
-    let plan =
-        LogicalPlanBuilder::scan(&table.def.name, provider_as_source(Arc::new(listing)), None)?
-            .project(exprs)?
-            .build()?;
+    let plan = LogicalPlanBuilder::scan(
+        datafusion::common::TableReference::bare(table.def.name.as_str()),
+        provider_as_source(Arc::new(listing)),
+        None,
+    )?
+    .project(exprs)?
+    .build()?;
     Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
@@ -394,7 +397,7 @@ fn partition_expr(expr: &PartitionExpr, declared: DataType) -> Result<Expr> {
     use datafusion::functions::expr_fn::{date_bin, date_trunc, floor};
     let utc = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
     let e = match expr {
-        PartitionExpr::Column(c) => col(c.as_str()),
+        PartitionExpr::Column(c) => ident(c.as_str()),
         PartitionExpr::Bin {
             column,
             step: BinStep::Timespan(step),
@@ -404,7 +407,7 @@ fn partition_expr(expr: &PartitionExpr, declared: DataType) -> Result<Expr> {
                 lit(ScalarValue::IntervalMonthDayNano(Some(
                     IntervalMonthDayNano::new(0, 0, nanos),
                 ))),
-                cast(col(column.as_str()), utc.clone()),
+                cast(ident(column.as_str()), utc.clone()),
                 lit(ScalarValue::TimestampNanosecond(
                     Some(0),
                     Some("UTC".into()),
@@ -415,11 +418,11 @@ fn partition_expr(expr: &PartitionExpr, declared: DataType) -> Result<Expr> {
             column,
             step: BinStep::Number(step),
         } => {
-            floor(cast(col(column.as_str()), DataType::Float64) / lit(*step as f64))
+            floor(cast(ident(column.as_str()), DataType::Float64) / lit(*step as f64))
                 * lit(*step as f64)
         }
         PartitionExpr::StartOf { column, unit } => {
-            let ts = cast(col(column.as_str()), utc.clone());
+            let ts = cast(ident(column.as_str()), utc.clone());
             match unit {
                 StartOfUnit::Day => date_trunc(lit("day"), ts),
                 StartOfUnit::Month => date_trunc(lit("month"), ts),
@@ -434,7 +437,7 @@ fn partition_expr(expr: &PartitionExpr, declared: DataType) -> Result<Expr> {
         }
         PartitionExpr::Hash { column, modulo } => {
             datafusion::logical_expr::ScalarUDF::new_from_impl(PartitionHashUdf::default())
-                .call(vec![col(column.as_str()), lit(i64::from(*modulo))])
+                .call(vec![ident(column.as_str()), lit(i64::from(*modulo))])
         }
     };
     Ok(cast(e, declared))
