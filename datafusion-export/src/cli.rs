@@ -23,6 +23,8 @@ pub struct Args {
     pub db: String,
 
     /// A command or SQL statement to run; may be repeated, runs before SCRIPT.
+    /// Without SCRIPT or -c, statements come from standard input, or an interactive
+    /// prompt when it is a terminal.
     #[arg(short = 'c', long = "command", value_name = "TEXT")]
     pub commands: Vec<String>,
 
@@ -97,27 +99,44 @@ async fn serve(
     };
     let engine = Engine::with_settings(database, settings);
     let scheduler = crate::continuous::scheduler::Scheduler::new(engine);
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
     let _ = writeln!(
         out,
         "dfexport: scheduler running on {db}; stop with Ctrl-C or SIGTERM"
     );
+    let _ = out.flush();
+    tracing::info!(
+        db,
+        poll_ms = poll.as_millis() as u64,
+        max_concurrent_exports,
+        "scheduler started"
+    );
     scheduler
-        .run_until(poll, shutdown_signal(), |name, outcome| match outcome {
-            Ok(o) if o.run.is_some() => {
-                let records: u64 = o.artifacts.iter().map(|a| a.num_records).sum();
-                eprintln!(
-                    "continuous-export {name}: run {} exported cursors ({}, {}]: {records} records in {} artifacts",
-                    o.run.unwrap_or_default(),
-                    o.from_cursor,
-                    o.to_cursor,
-                    o.artifacts.len()
-                );
-            }
-            Ok(_) => {}
-            Err(e) => eprintln!("continuous-export {name}: run failed: {e}"),
+        .run_until(poll, shutdown_signal(), |name, outcome, elapsed| match outcome {
+            Ok(o) => match o.run {
+                Some(run) => tracing::info!(
+                    job = name,
+                    run,
+                    from_cursor = o.from_cursor,
+                    to_cursor = o.to_cursor,
+                    rows = o.artifacts.iter().map(|a| a.num_records).sum::<u64>(),
+                    artifacts = o.artifacts.len(),
+                    duration_ms = elapsed.as_millis() as u64,
+                    "run committed"
+                ),
+                None => tracing::debug!(job = name, cursor = o.from_cursor, "no new data"),
+            },
+            Err(e) => tracing::warn!(job = name, duration_ms = elapsed.as_millis() as u64, error = %e, "run failed"),
         })
         .await
         .map_err(|e| e.to_string())?;
+    tracing::info!("scheduler stopped");
     let _ = writeln!(out, "dfexport: scheduler stopped");
     Ok(())
 }
@@ -164,9 +183,7 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
         statements.extend(split_statements(&text).map_err(|e| format!("{}: {e}", path.display()))?);
     } else if args.commands.is_empty() {
         if std::io::stdin().is_terminal() {
-            eprintln!(
-                "dfexport: reading statements from standard input (end with Ctrl-D); see --help"
-            );
+            return interactive(&engine, args.format, out).await;
         }
         let mut text = String::new();
         std::io::stdin()
@@ -176,12 +193,170 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
     }
 
     for statement in statements {
-        let batches = engine
-            .execute_collect(&statement)
-            .await
-            .map_err(|e| e.to_string())?;
-        write_batches(out, &batches, args.format).map_err(|e| e.to_string())?;
-        out.flush().map_err(|e| e.to_string())?;
+        run_statement(&engine, &statement, args.format, out).await?;
+    }
+    Ok(())
+}
+
+/// Runs one statement and prints its result; long exports show a progress bar on a
+/// terminal.
+async fn run_statement(
+    engine: &Engine,
+    statement: &str,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let progress = ProgressBarTask::start(engine);
+    let result = engine.execute(statement).await;
+    let result = match result {
+        Ok(frame) => {
+            let schema = frame.schema().as_arrow().clone();
+            frame
+                .collect()
+                .await
+                .map(|batches| (schema, batches))
+                .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    progress.stop().await;
+    let (schema, mut batches) = result?;
+    if batches.is_empty() && !schema.fields().is_empty() {
+        batches.push(datafusion::arrow::array::RecordBatch::new_empty(
+            std::sync::Arc::new(schema),
+        ));
+    }
+    write_batches(out, &batches, format).map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())
+}
+
+/// A progress bar on standard error for exports that run longer than a second:
+/// rows and bytes written, artifacts, rate. Nothing when stderr is not a terminal.
+struct ProgressBarTask {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ProgressBarTask {
+    fn start(engine: &Engine) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self {
+                stop: None,
+                task: None,
+            };
+        }
+        let counters = engine.progress();
+        let start = counters.snapshot();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let began = std::time::Instant::now();
+            tokio::select! {
+                _ = &mut stopped => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            loop {
+                let now = counters.snapshot().since(&start);
+                let secs = began.elapsed().as_secs_f64().max(0.001);
+                bar.set_message(format!(
+                    "{} rows, {} written, {} artifacts, {:.0} rows/s",
+                    now.rows,
+                    indicatif::HumanBytes(now.bytes),
+                    now.artifacts,
+                    now.rows as f64 / secs
+                ));
+                bar.tick();
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+                }
+            }
+            bar.finish_and_clear();
+        });
+        Self {
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The interactive prompt: a line starting with `.` runs at once; SQL runs when a
+/// line ends with `;`. History is kept in `~/.dfexport_history`.
+async fn interactive(
+    engine: &Engine,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let mut editor = rustyline::DefaultEditor::new().map_err(|e| e.to_string())?;
+    let history =
+        std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".dfexport_history"));
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    let _ = writeln!(
+        out,
+        "dfexport on {} — commands start with '.', SQL ends with ';', 'quit' or Ctrl-D leaves",
+        engine.database().root()
+    );
+    let mut pending = String::new();
+    loop {
+        let prompt = if pending.is_empty() {
+            "dfexport> "
+        } else {
+            "      ... "
+        };
+        let line = match editor.readline(prompt) {
+            Ok(line) => line,
+            Err(rustyline::error::ReadlineError::Interrupted) => {
+                pending.clear();
+                continue;
+            }
+            Err(rustyline::error::ReadlineError::Eof) => break,
+            Err(e) => return Err(e.to_string()),
+        };
+        let trimmed = line.trim();
+        if pending.is_empty() && matches!(trimmed, "quit" | "exit" | "\\q") {
+            break;
+        }
+        if !pending.is_empty() {
+            pending.push('\n');
+        }
+        pending.push_str(&line);
+        let complete = trimmed.ends_with(';')
+            || (pending.trim_start().starts_with('.') && !trimmed.ends_with("<|"));
+        if !complete || pending.trim().is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(pending.trim());
+        match split_statements(&pending) {
+            Ok(statements) => {
+                for statement in statements {
+                    if let Err(e) = run_statement(engine, &statement, format, out).await {
+                        let _ = writeln!(out, "error: {e}");
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "error: {e}");
+            }
+        }
+        pending.clear();
+    }
+    if let Some(h) = &history {
+        let _ = editor.save_history(h);
     }
     Ok(())
 }

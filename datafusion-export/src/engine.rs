@@ -15,6 +15,7 @@ use crate::continuous::{ContinuousSettings, ContinuousState};
 use crate::error::{ExportError, Result};
 use crate::export::external_table::ExternalTableFunction;
 use crate::export::operations::Operations;
+use crate::export::progress::ExportProgress;
 use crate::{continuous_commands, export_commands, ingest_commands, table_commands};
 
 /// A database with a DataFusion session in which its tables, cursor functions
@@ -35,6 +36,7 @@ pub struct Engine {
     ctx: SessionContext,
     operations: Operations,
     continuous: ContinuousState,
+    progress: Arc<ExportProgress>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -79,7 +81,13 @@ impl Engine {
             ctx,
             operations,
             continuous: ContinuousState::new(settings),
+            progress: Arc::default(),
         }
+    }
+
+    /// Totals of what this engine's exports have written so far (for progress bars).
+    pub fn progress(&self) -> Arc<ExportProgress> {
+        Arc::clone(&self.progress)
     }
 
     /// A new session in which the tables named in `scopes` are read only in their

@@ -22,6 +22,7 @@ use crate::export::options::{Distribution, ExportOptions};
 use crate::export::partition::Partitioner;
 use crate::export::path_format::PathLayout;
 use crate::export::planner::{plan_export, run_export};
+use crate::export::progress::ExportProgress;
 use crate::export::sink_exec::{Artifact, ExportSpec};
 use crate::export::target::{resolve_target, StorageTarget};
 use crate::kusto_types::kusto_name;
@@ -97,6 +98,7 @@ async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
                 options,
                 partitioning: None,
                 max_open_writers: MAX_OPEN_WRITERS,
+                progress: engine.progress(),
             };
             let plan = plan_export(frame, spec, distribution).await?;
             let artifacts = run_export(plan, engine.context().task_ctx()).await?;
@@ -109,7 +111,9 @@ async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
                 ));
             }
             let table = external_table::load(engine.database(), &name).await?;
-            let artifacts = export_to_table(&table, frame, &command.properties, None).await?;
+            let artifacts =
+                export_to_table(&table, frame, &command.properties, None, engine.progress())
+                    .await?;
             artifacts_table(Some(&name), &artifacts)
         }
     }
@@ -176,6 +180,7 @@ pub async fn export_to_table(
     frame: DataFrame,
     properties: &[Property],
     txn: Option<(String, i64)>,
+    progress: Arc<ExportProgress>,
 ) -> Result<Vec<Artifact>> {
     let frame = conform_frame(frame, table)?;
     let task = frame.task_ctx();
@@ -213,6 +218,7 @@ pub async fn export_to_table(
                 options,
                 partitioning,
                 max_open_writers: MAX_OPEN_WRITERS,
+                progress,
             };
             let plan = plan_export(frame, spec, distribution).await?;
             run_export(plan, task).await
@@ -233,6 +239,7 @@ pub async fn export_to_table(
                 options,
                 partitioning: None,
                 max_open_writers: MAX_OPEN_WRITERS,
+                progress,
             };
             let plan = plan_export(frame, spec, distribution).await?;
             let artifacts = run_export(plan, task).await?;

@@ -709,3 +709,59 @@ async fn historical_data_with_start_cursor() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_runs_due_jobs_until_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let engine = engine_on(Arc::new(InMemory::new()), clock.clone()).await;
+    engine
+        .execute(".create table T (id:long, s:string)")
+        .await
+        .unwrap();
+    engine
+        .execute_collect(&format!(
+            ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('{}')",
+            dir.path().display()
+        ))
+        .await
+        .unwrap();
+    engine
+        .execute_collect(".create-or-alter continuous-export E to table X with (intervalBetweenRuns=1s) <| SELECT * FROM T")
+        .await
+        .unwrap();
+    engine
+        .database()
+        .ingest("T", vec![id_batch(&[1, 2])])
+        .await
+        .unwrap();
+    let progress_before = engine.progress().snapshot();
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut stop = Some(stop);
+    let mut committed = Vec::new();
+    let scheduler = Scheduler::new(engine.clone());
+    scheduler
+        .run_until(
+            std::time::Duration::from_millis(10),
+            async {
+                let _ = stopped.await;
+            },
+            |name, outcome, _elapsed| {
+                if let Ok(o) = outcome {
+                    if o.run.is_some() {
+                        committed.push((name.to_string(), o.to_cursor));
+                        if let Some(s) = stop.take() {
+                            let _ = s.send(());
+                        }
+                    }
+                }
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(committed.len(), 1);
+    assert_eq!(exported_ids(&engine, "E", "parquet").await, vec![1, 2]);
+    let progress = engine.progress().snapshot().since(&progress_before);
+    assert_eq!((progress.rows, progress.artifacts), (2, 1));
+}

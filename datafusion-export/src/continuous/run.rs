@@ -197,7 +197,14 @@ async fn attempt(
     // The transaction's version is the run's end cursor: it grows run after run, as
     // Delta requires, and tells a recovery run exactly which commits landed.
     let txn = (table.def.kind == ExternalTableKind::Delta).then(|| (app_id.clone(), to as i64));
-    let artifacts = export_to_table(&table, frame, &export.export_properties, txn).await?;
+    let artifacts = export_to_table(
+        &table,
+        frame,
+        &export.export_properties,
+        txn,
+        engine.progress(),
+    )
+    .await?;
     let record = RunRecord {
         run,
         from_cursor: from,

@@ -51,6 +51,16 @@ impl Scheduler {
     /// Runs every due export once (at most `maxConcurrentExports` at a time) and
     /// returns what each did.
     pub async fn tick(&self) -> Result<Vec<(String, Result<RunOutcome>)>> {
+        Ok(self
+            .tick_timed()
+            .await?
+            .into_iter()
+            .map(|(name, outcome, _)| (name, outcome))
+            .collect())
+    }
+
+    /// [`Scheduler::tick`], with how long each run took.
+    pub async fn tick_timed(&self) -> Result<Vec<(String, Result<RunOutcome>, Duration)>> {
         let db = self.engine.database();
         let now = db.options().clock.now();
         let due: Vec<String> = definition::list(db)
@@ -74,8 +84,9 @@ impl Scheduler {
         let engine = &self.engine;
         let results = futures::stream::iter(due)
             .map(|name| async move {
+                let began = std::time::Instant::now();
                 let outcome = run_once(engine, &name).await;
-                (name, outcome)
+                (name, outcome, began.elapsed())
             })
             .buffer_unordered(limit)
             .collect::<Vec<_>>()
@@ -89,24 +100,24 @@ impl Scheduler {
     pub async fn run_until<F, L>(&self, poll: Duration, shutdown: F, mut on_result: L) -> Result<()>
     where
         F: Future<Output = ()>,
-        L: FnMut(&str, &Result<RunOutcome>),
+        L: FnMut(&str, &Result<RunOutcome>, Duration),
     {
         tokio::pin!(shutdown);
         loop {
-            let tick = self.tick();
+            let tick = self.tick_timed();
             tokio::pin!(tick);
             let results = tokio::select! {
                 r = &mut tick => r?,
                 _ = &mut shutdown => {
                     // Let the runs in flight commit or fail cleanly.
-                    for (name, outcome) in tick.await? {
-                        on_result(&name, &outcome);
+                    for (name, outcome, elapsed) in tick.await? {
+                        on_result(&name, &outcome, elapsed);
                     }
                     return Ok(());
                 }
             };
-            for (name, outcome) in &results {
-                on_result(name, outcome);
+            for (name, outcome, elapsed) in &results {
+                on_result(name, outcome, *elapsed);
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}

@@ -7,6 +7,7 @@ pub mod options;
 pub mod partition;
 pub mod path_format;
 pub mod planner;
+pub mod progress;
 pub mod sink_exec;
 pub mod target;
 pub mod writer;

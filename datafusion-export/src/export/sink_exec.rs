@@ -31,6 +31,7 @@ use crate::error::{ExportError, Result};
 use crate::export::options::{Encoding, ExportOptions, IncludeHeaders};
 use crate::export::partition::{PartitionValue, Partitioner};
 use crate::export::path_format::{artifact_name, PathLayout};
+use crate::export::progress::ExportProgress;
 use crate::export::target::StorageTarget;
 use crate::export::writer::{open_writer, ArtifactWriter, WriterSettings};
 
@@ -47,6 +48,8 @@ pub struct ExportSpec {
     pub partitioning: Option<(Partitioner, PathLayout)>,
     /// Open artifacts per writer task before the least recently used is closed.
     pub max_open_writers: usize,
+    /// Advanced as rows are written (for progress displays).
+    pub progress: Arc<ExportProgress>,
 }
 
 /// The schema of `ExportExec`'s output: one row per artifact.
@@ -306,7 +309,12 @@ impl PartitionWriter {
         let tick = self.tick;
         let full = match self.open.get_mut(&folder) {
             Some(artifact) => {
+                let before = artifact.writer.uncompressed_bytes();
                 artifact.writer.write(batch).await?;
+                self.spec.progress.wrote(
+                    batch.num_rows() as u64,
+                    artifact.writer.uncompressed_bytes().saturating_sub(before),
+                );
                 artifact.last_used = tick;
                 artifact.writer.uncompressed_bytes() >= self.spec.options.size_limit
             }
@@ -381,6 +389,7 @@ impl PartitionWriter {
     async fn finish(&mut self, artifact: OpenArtifact) -> Result<()> {
         let rows = artifact.writer.rows();
         let size = artifact.writer.finish().await?;
+        self.spec.progress.finished_artifact();
         let names = self
             .spec
             .partitioning

@@ -1546,7 +1546,9 @@ mod bench_tmp {
                 compression,
                 include_header: false,
                 bom: false,
-                parquet_row_group_size: 100_000,
+                parquet_row_group_size: std::env::var("RG")
+                    .map(|v| v.parse().unwrap())
+                    .unwrap_or(100_000),
             };
             let mut w = open_writer(store.clone(), Path::from("ours"), schema.clone(), &s).unwrap();
             for b in &batches {

@@ -1,0 +1,218 @@
+//! `datafusion_export.Database`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion_export::Engine;
+use datafusion_export_tables::{DatabaseOptions, IngestionTable, TablesError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::convert::{from_pyarrow, to_pyarrow_table, utc_datetime};
+use crate::ffi_table::{FfiIngestionTable, PyTable};
+use crate::udfs::{ffi_cursor_functions, PyScalarUdf};
+use crate::{to_py_err, wait_for};
+
+/// A datafusion-export database: run commands and SQL with `execute`, ingest
+/// `pyarrow` data with `ingest`, and hand its tables (`table`) and cursor
+/// functions (`udfs`) to a `datafusion.SessionContext`.
+#[pyclass(frozen, name = "Database", module = "datafusion_export")]
+pub struct PyDatabase {
+    engine: Engine,
+}
+
+impl PyDatabase {
+    /// Runs `text` and returns its result as a `pyarrow.Table`.
+    fn run<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+        let engine = self.engine.clone();
+        let text = text.to_string();
+        let (batches, schema) = wait_for(py, async move {
+            let frame = engine.execute(&text).await?;
+            let schema = Arc::new(frame.schema().as_arrow().clone());
+            let batches = frame
+                .collect()
+                .await
+                .map_err(|e| datafusion_export::engine::scrub_error(e.into()))?;
+            Ok::<_, datafusion_export::ExportError>((batches, schema))
+        })?
+        .map_err(to_py_err)?;
+        to_pyarrow_table(py, batches, schema)
+    }
+
+    /// The first row of `text`'s result as a dict (`None` if it has no rows).
+    fn run_row<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+        let table = self.run(py, text)?;
+        let rows = table.call_method0("to_pylist")?;
+        let rows = rows.cast::<PyList>()?;
+        match rows.len() {
+            0 => Ok(py.None().into_bound(py)),
+            _ => rows.get_item(0),
+        }
+    }
+}
+
+#[pymethods]
+impl PyDatabase {
+    /// Opens (creating if needed) the database at `url`: a local folder, `file://`,
+    /// `memory://`, `s3://`, `az://`, `gs://`…; `storage_options` are passed to the
+    /// object store (keys as `object_store` names them).
+    #[staticmethod]
+    #[pyo3(signature = (url, storage_options = None))]
+    fn open(
+        py: Python<'_>,
+        url: &str,
+        storage_options: Option<HashMap<String, String>>,
+    ) -> PyResult<Self> {
+        let options = DatabaseOptions {
+            storage_options: storage_options
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            ..DatabaseOptions::default()
+        };
+        let url = url.to_string();
+        let engine = wait_for(py, async move { Engine::open_with(&url, options).await })?
+            .map_err(to_py_err)?;
+        Ok(Self { engine })
+    }
+
+    /// A database that lives in memory only (for tests and scratch work).
+    #[staticmethod]
+    fn in_memory(py: Python<'_>) -> PyResult<Self> {
+        let engine = wait_for(py, Engine::in_memory())?.map_err(to_py_err)?;
+        Ok(Self { engine })
+    }
+
+    /// The database's root URL (secrets removed).
+    #[getter]
+    fn root(&self) -> String {
+        self.engine.database().root().to_string()
+    }
+
+    /// Runs one management command or SQL statement; returns its result as a
+    /// `pyarrow.Table` (an empty table for DDL).
+    fn execute<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.run(py, text)
+    }
+
+    /// Ingests a `pyarrow.Table`, `pyarrow.RecordBatch`, list of record batches or
+    /// `pyarrow.RecordBatchReader` into `table` as one commit. Returns
+    /// `{"cursor", "ingestion_time", "rows", "extents"}` (`cursor` and
+    /// `ingestion_time` are `None` when there was nothing to ingest).
+    fn ingest<'py>(
+        &self,
+        py: Python<'py>,
+        table: &str,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let batches = from_pyarrow(data)?;
+        let db = self.engine.database().clone();
+        let name = table.to_string();
+        let receipt =
+            wait_for(py, async move { db.ingest(&name, batches).await })?.map_err(to_py_err)?;
+        let out = PyDict::new(py);
+        match receipt.commit {
+            Some(commit) => {
+                out.set_item("cursor", commit.cursor.to_string())?;
+                out.set_item(
+                    "ingestion_time",
+                    utc_datetime(py, commit.ingestion_time.timestamp_micros())?,
+                )?;
+            }
+            None => {
+                out.set_item("cursor", py.None())?;
+                out.set_item("ingestion_time", py.None())?;
+            }
+        }
+        out.set_item("rows", receipt.rows)?;
+        out.set_item("extents", receipt.extents)?;
+        Ok(out)
+    }
+
+    /// The database's current cursor (after catching up with other writers).
+    fn cursor(&self, py: Python<'_>) -> PyResult<String> {
+        let db = self.engine.database().clone();
+        let cursor = wait_for(py, async move { db.refresh().await })?.map_err(to_py_err)?;
+        Ok(cursor.to_string())
+    }
+
+    /// The names of the database's tables.
+    fn tables(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let db = self.engine.database().clone();
+        let tables = wait_for(py, async move { db.tables().await })?.map_err(to_py_err)?;
+        let mut names: Vec<String> = tables.into_iter().map(|t| t.name).collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The table `name`, for `datafusion.SessionContext.register_table(name, db.table(name))`.
+    fn table(&self, py: Python<'_>, name: &str) -> PyResult<PyTable> {
+        let db = self.engine.database().clone();
+        let table_name = name.to_string();
+        let (id, schema) = wait_for(py, async move {
+            db.refresh().await?;
+            let state = db.state();
+            let table = state
+                .tables
+                .get(&table_name)
+                .ok_or_else(|| TablesError::TableNotFound(table_name.clone()))?;
+            Ok::<_, TablesError>((table.id, Arc::clone(&table.schema)))
+        })?
+        .map_err(to_py_err)?;
+        let table = IngestionTable::new(self.engine.database().clone(), id, name, schema);
+        let runtime_env = self.engine.context().runtime_env();
+        Ok(PyTable::new(FfiIngestionTable::new(table, runtime_env)))
+    }
+
+    /// The cursor functions `cursor_after`, `cursor_before_or_at`, `cursor_current`
+    /// and `ingestion_time`, for
+    /// `datafusion.SessionContext.register_udf(datafusion.udf(f))`.
+    fn udfs(&self) -> Vec<PyScalarUdf> {
+        ffi_cursor_functions(self.engine.database())
+            .into_iter()
+            .map(PyScalarUdf::new)
+            .collect()
+    }
+
+    /// `.show continuous-exports` as a `pyarrow.Table`.
+    fn continuous_exports<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.run(py, ".show continuous-exports")
+    }
+
+    /// `.show continuous-export NAME` as a dict (`None` if it has no row).
+    fn continuous_export<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.run_row(py, &format!(".show continuous-export {name}"))
+    }
+
+    /// `.show continuous-export NAME exported-artifacts` as a `pyarrow.Table`.
+    fn exported_artifacts<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.run(
+            py,
+            &format!(".show continuous-export {name} exported-artifacts"),
+        )
+    }
+
+    /// `.show continuous-export NAME failures` as a `pyarrow.Table`.
+    fn continuous_export_failures<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.run(py, &format!(".show continuous-export {name} failures"))
+    }
+
+    /// Runs the continuous export `name` once (`.run continuous-export NAME`);
+    /// returns the outcome as a dict: `Name`, `Run`, `FromCursor`, `ToCursor`,
+    /// `Result` (`Completed` or `NoNewData`), `NumArtifacts`, `NumRecords`.
+    fn run_continuous_export<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.run_row(py, &format!(".run continuous-export {name}"))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Database({:?})", self.engine.database().root())
+    }
+}
