@@ -516,3 +516,37 @@ async fn export_to_delta_is_one_commit_readable_by_other_readers() {
     // Version 0 creates the table; each export is one commit.
     assert_eq!(out.trim(), "2 400");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_partitions_stay_within_the_open_writer_bound() {
+    // 200 partitions, more than the 32 artifacts a writer keeps open: the least
+    // recently used ones are closed and reopened as new artifacts; nothing is lost.
+    let engine = Engine::in_memory().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    engine
+        .execute_collect(&format!(
+            ".create external table H (id:long, s:string, ts:datetime, v:real) kind=storage partition by (B:long = hash(id, 200)) dataformat=csv ('{}')",
+            dir.path().display()
+        ))
+        .await
+        .unwrap();
+    let result = engine
+        .execute_collect(".export to table H with (distribution='single') <| SELECT value AS id, 'x' AS s, to_timestamp(value) AS ts, 0.5 AS v FROM generate_series(1, 30000)")
+        .await
+        .unwrap();
+    assert_eq!(i64_column(&result, "NumRecords").iter().sum::<i64>(), 30000);
+    let folders: std::collections::BTreeSet<String> = paths(&result)
+        .iter()
+        .map(|p| p.rsplit_once('/').unwrap().0.to_string())
+        .collect();
+    assert_eq!(folders.len(), 200, "partition folders");
+    assert!(
+        row_count(&result) > folders.len(),
+        "LRU closing produced extra artifacts"
+    );
+    let back = engine
+        .execute_collect("SELECT count(DISTINCT id) AS n FROM external_table('H')")
+        .await
+        .unwrap();
+    assert_eq!(i64_column(&back, "n"), vec![30000]);
+}
