@@ -10,6 +10,7 @@
 //! [`table_commands`] and [`ingest_commands`] execute; commits happen in
 //! `datafusion_export_tables`.
 
+pub mod catalog_objects;
 pub mod cli;
 pub mod command;
 pub mod continuous;

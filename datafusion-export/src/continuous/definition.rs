@@ -9,12 +9,15 @@ use datafusion_export_tables::{Database, DatabaseState};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::catalog_objects;
 use crate::command::{Property, PropertyValue};
 use crate::error::{ExportError, Result};
 use crate::export::sink_exec::Artifact;
 
 /// The catalog kind of continuous-export definitions.
 pub const KIND: &str = "continuous_export";
+/// How users call it.
+const WHAT: &str = "continuous export";
 /// The catalog kind of committed runs (their artifacts), named `<export>/<run>`.
 pub const RUN_KIND: &str = "continuous_export_run";
 
@@ -200,44 +203,27 @@ fn timespan(p: &Property) -> Result<Duration> {
 
 /// Loads continuous export `name` from `state`.
 pub fn from_state(state: &DatabaseState, name: &str) -> Result<ContinuousExport> {
-    let body = state.object(KIND, name).ok_or_else(|| {
-        ExportError::Invalid(format!("continuous export '{name}' does not exist"))
-    })?;
-    serde_json::from_value(body.clone())
-        .map_err(|e| ExportError::Invalid(format!("continuous export '{name}' is unreadable: {e}")))
+    catalog_objects::get(state, KIND, WHAT, name)
 }
 
 /// Loads continuous export `name` from the newest state.
 pub async fn load(db: &Database, name: &str) -> Result<ContinuousExport> {
-    db.refresh().await?;
-    let state = db.state();
-    from_state(&state, name)
+    catalog_objects::load(db, KIND, WHAT, name).await
 }
 
 /// Every continuous export.
 pub async fn list(db: &Database) -> Result<Vec<ContinuousExport>> {
-    db.refresh().await?;
-    let bodies: Vec<serde_json::Value> = db
-        .state()
-        .objects_of(KIND)
-        .map(|(_, v)| v.clone())
-        .collect();
-    bodies
-        .into_iter()
-        .map(|b| serde_json::from_value(b).map_err(|e| ExportError::Invalid(e.to_string())))
-        .collect()
+    catalog_objects::list(db, KIND, WHAT).await
 }
 
 /// The committed runs of export `name`, oldest first.
 pub fn runs(state: &DatabaseState, name: &str) -> Result<Vec<RunRecord>> {
-    let prefix = format!("{name}/");
-    state
-        .objects_of(RUN_KIND)
-        .filter(|(key, _)| key.starts_with(&prefix))
-        .map(|(_, v)| {
-            serde_json::from_value(v.clone()).map_err(|e| ExportError::Invalid(e.to_string()))
-        })
-        .collect()
+    catalog_objects::all(
+        state,
+        RUN_KIND,
+        "continuous export run",
+        &format!("{name}/"),
+    )
 }
 
 /// The catalog name of run `run` of export `name` (sorts by run number).

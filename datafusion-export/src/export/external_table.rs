@@ -25,6 +25,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_export_tables::Database;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog_objects;
 use crate::command::{
     BinStep, CreateMode, DataFormat, ExternalTableDef, ExternalTableKind, PartitionExpr, Property,
     PropertyValue, StartOfUnit,
@@ -108,27 +109,12 @@ impl ExternalTable {
 
 /// Loads external table `name` from the catalog.
 pub async fn load(db: &Database, name: &str) -> Result<ExternalTable> {
-    db.refresh().await?;
-    let body =
-        db.state().object(KIND, name).cloned().ok_or_else(|| {
-            ExportError::Invalid(format!("external table '{name}' does not exist"))
-        })?;
-    serde_json::from_value(body)
-        .map_err(|e| ExportError::Invalid(format!("external table '{name}' is unreadable: {e}")))
+    catalog_objects::load(db, KIND, "external table", name).await
 }
 
 /// Every external table.
 pub async fn list(db: &Database) -> Result<Vec<ExternalTable>> {
-    db.refresh().await?;
-    let bodies: Vec<serde_json::Value> = db
-        .state()
-        .objects_of(KIND)
-        .map(|(_, v)| v.clone())
-        .collect();
-    bodies
-        .into_iter()
-        .map(|b| serde_json::from_value(b).map_err(|e| ExportError::Invalid(e.to_string())))
-        .collect()
+    catalog_objects::list(db, KIND, "external table").await
 }
 
 /// Validates a definition and resolves its schema (reading a Delta table's if
@@ -281,19 +267,10 @@ impl TableFunctionImpl for ExternalTableFunction {
             [Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)), _)] => s.clone(),
             _ => return plan_err!("external_table() takes the external table's name as a string, e.g. external_table('X')"),
         };
-        let body = self
-            .db
-            .state()
-            .object(KIND, &name)
-            .cloned()
-            .ok_or_else(|| {
-                datafusion::error::DataFusionError::Plan(format!(
-                    "external table '{name}' does not exist"
-                ))
-            })?;
-        let table: ExternalTable = serde_json::from_value(body).map_err(|e| {
-            datafusion::error::DataFusionError::Plan(format!("external table '{name}': {e}"))
-        })?;
+        let table: ExternalTable = {
+            let state = self.db.state();
+            catalog_objects::get(&state, KIND, "external table", &name)?
+        };
         match table.def.kind {
             ExternalTableKind::Delta => Ok(Arc::new(DeltaReadBack { table })),
             ExternalTableKind::Storage => {

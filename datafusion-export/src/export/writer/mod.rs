@@ -130,7 +130,8 @@ pub trait ArtifactWriter: Send {
 ///
 /// Fails when the settings do not fit the format (snappy for a text format,
 /// a zero row group size) or a Parquet schema cannot be built. Nothing is
-/// uploaded before the first write; must be called within a Tokio runtime.
+/// uploaded before the first write. `write`, `finish` and `abort` spawn
+/// Tokio tasks, so they must run within a Tokio runtime (any flavour).
 pub fn open_writer(
     store: Arc<dyn ObjectStore>,
     path: Path,
@@ -308,13 +309,13 @@ struct TextWriter {
     uncompressed: u64,
     /// Serialized bytes of rows (prologue excluded), for buffer sizing.
     body_bytes: u64,
-    /// `None` once an upload error has consumed it.
+    /// `None` once finished or aborted.
     output: Option<Output>,
     rows: u64,
 }
 
 /// Rows below which a batch is serialized in one piece.
-const MIN_SLICE_ROWS: usize = 2048;
+const MIN_SLICE_ROWS: usize = 1024;
 /// At most this many slices per batch.
 const MAX_SLICES: usize = 16;
 
@@ -681,10 +682,6 @@ mod tests {
             ],
         )
         .unwrap()
-    }
-
-    pub(super) fn sample_pub(start: i64, rows: usize) -> RecordBatch {
-        sample(start, rows)
     }
 
     fn sample_schema() -> SchemaRef {
@@ -1504,82 +1501,5 @@ mod tests {
             }
         );
         assert!(!WriterSettings::from_options(&options, DataFormat::Csv, 1).include_header);
-    }
-}
-
-#[cfg(test)]
-mod bench_tmp {
-    use super::*;
-    use datafusion::dataframe::DataFrameWriteOptions;
-    use datafusion::datasource::MemTable;
-    use datafusion::prelude::SessionContext;
-    use object_store::memory::InMemory;
-    use std::time::Instant;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore]
-    async fn bench_vs_copy_to() {
-        let batches: Vec<RecordBatch> = (0..40)
-            .map(|i| {
-                super::tests::sample_pub(i * 8192, 8192)
-                    .project(&[0, 1, 2, 4, 5])
-                    .unwrap()
-            })
-            .collect();
-        let schema = batches[0].schema();
-        let store = Arc::new(InMemory::new());
-        let ctx = SessionContext::new();
-        let url = url::Url::parse("mem://bucket").unwrap();
-        ctx.register_object_store(&url, store.clone());
-        let table = MemTable::try_new(schema.clone(), vec![batches.clone()]).unwrap();
-        ctx.register_table("t", Arc::new(table)).unwrap();
-        for (format, compression) in [
-            (DataFormat::Csv, Compression::None),
-            (DataFormat::Csv, Compression::Gzip),
-            (DataFormat::Json, Compression::None),
-            (DataFormat::Parquet, Compression::Snappy),
-        ] {
-            // ours
-            let t0 = Instant::now();
-            let s = WriterSettings {
-                format,
-                compression,
-                include_header: false,
-                bom: false,
-                parquet_row_group_size: std::env::var("RG")
-                    .map(|v| v.parse().unwrap())
-                    .unwrap_or(100_000),
-            };
-            let mut w = open_writer(store.clone(), Path::from("ours"), schema.clone(), &s).unwrap();
-            for b in &batches {
-                w.write(b).await.unwrap();
-            }
-            let size = w.finish().await.unwrap();
-            let ours = t0.elapsed();
-            // datafusion
-            let t0 = Instant::now();
-            let df = ctx.table("t").await.unwrap();
-            let opts = DataFrameWriteOptions::new().with_single_file_output(true);
-            match (format, compression) {
-                (DataFormat::Csv, Compression::None) => {
-                    df.write_csv("mem://bucket/df.csv", opts, None)
-                        .await
-                        .unwrap();
-                }
-                (DataFormat::Csv, _) => {
-                    ctx.sql("COPY t TO 'mem://bucket/df.csv.gz' STORED AS CSV OPTIONS ('format.compression' 'gzip', 'format.has_header' 'false')").await.unwrap().collect().await.unwrap();
-                }
-                (DataFormat::Json, _) => {
-                    df.write_json("mem://bucket/df.json", opts, None)
-                        .await
-                        .unwrap();
-                }
-                _ => {
-                    ctx.sql("COPY t TO 'mem://bucket/df.parquet' STORED AS PARQUET OPTIONS ('format.compression' 'snappy')").await.unwrap().collect().await.unwrap();
-                }
-            }
-            let theirs = t0.elapsed();
-            println!("{format} {compression}: ours {ours:?} ({size} bytes), datafusion {theirs:?}");
-        }
     }
 }

@@ -6,9 +6,10 @@
 //! Tokio task, fed through a small bounded channel. Row groups hold exactly
 //! `parquet_row_group_size` rows (the last one fewer).
 //!
-//! Encoding of the column chunks of one row group runs concurrently with
-//! the caller producing the next batch; a row group boundary waits for its
-//! columns, appends them to the file and uploads the bytes.
+//! Encoding runs concurrently with the caller producing the next batch. A
+//! completed row group is appended to the file (and uploaded) only when the
+//! next one completes, so encoding never waits at a row group boundary; at
+//! most two row groups are in memory.
 
 use std::sync::Arc;
 
@@ -129,7 +130,14 @@ pub(super) struct ParquetWriter {
     file: SerializedFileWriter<Vec<u8>>,
     factory: ArrowRowGroupWriterFactory,
     max_rows: usize,
+    /// The row group receiving rows.
     current: Option<RowGroup>,
+    /// A complete row group whose columns may still be encoding; appended
+    /// to the file when the next one completes (or at finish), so that
+    /// encoding never waits at a row group boundary.
+    pending: Option<RowGroup>,
+    /// Row groups started so far.
+    started: usize,
     upload: Option<Upload>,
     rows: u64,
     /// Uncompressed size of the flushed row groups.
@@ -164,6 +172,8 @@ impl ParquetWriter {
             factory,
             max_rows: settings.parquet_row_group_size,
             current: None,
+            pending: None,
+            started: 0,
             upload: Some(upload),
             rows: 0,
             flushed_bytes: 0,
@@ -186,11 +196,22 @@ impl ParquetWriter {
         self.upload()?.put(Bytes::from(bytes)).await
     }
 
-    /// Completes the in-progress row group and uploads it.
-    async fn flush_row_group(&mut self) -> Result<()> {
-        let Some(group) = self.current.take() else {
+    /// Completes the current row group: it becomes pending (its columns
+    /// finish encoding in the background) and the previously pending one is
+    /// appended to the file and uploaded.
+    async fn complete_row_group(&mut self) -> Result<()> {
+        let Some(mut group) = self.current.take() else {
             return Ok(());
         };
+        group.columns.clear(); // closes the channels: the tasks finish their chunks
+        match self.pending.replace(group) {
+            Some(previous) => self.append(previous).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Appends a completed row group to the file and uploads it.
+    async fn append(&mut self, group: RowGroup) -> Result<()> {
         self.flushed_arrow_bytes += group.arrow_bytes;
         let chunks = group.close().await?;
         let mut row_group = self.file.next_row_group().map_err(parquet_error)?;
@@ -216,11 +237,11 @@ impl ArtifactWriter for ParquetWriter {
         let mut offset = 0;
         while offset < rows {
             if self.current.is_none() {
-                let index = self.file.flushed_row_groups().len();
                 let writers = self
                     .factory
-                    .create_column_writers(index)
+                    .create_column_writers(self.started)
                     .map_err(parquet_error)?;
+                self.started += 1;
                 self.current = Some(RowGroup::start(writers));
             }
             let group = self.current.as_mut().expect("row group just started");
@@ -233,25 +254,28 @@ impl ArtifactWriter for ParquetWriter {
             group.send(&self.schema, &part).await?;
             offset += take;
             if group.rows >= self.max_rows {
-                self.flush_row_group().await?;
+                self.complete_row_group().await?;
             }
         }
         self.rows += rows as u64;
         Ok(())
     }
 
-    /// Flushed row groups count their uncompressed size; the in-progress
-    /// row group counts its Arrow size scaled by the uncompressed/Arrow ratio
-    /// of the flushed row groups (1 before the first flush).
+    /// Row groups in the file count their uncompressed size; row groups not
+    /// yet in the file count their Arrow size scaled by the uncompressed /
+    /// Arrow ratio of those in the file (1 before the first one).
     fn uncompressed_bytes(&self) -> u64 {
-        let in_progress = match &self.current {
-            None => 0,
-            Some(group) if self.flushed_arrow_bytes == 0 => group.arrow_bytes,
-            Some(group) => {
-                let scaled = u128::from(group.arrow_bytes) * u128::from(self.flushed_bytes)
-                    / u128::from(self.flushed_arrow_bytes);
-                u64::try_from(scaled).unwrap_or(u64::MAX)
-            }
+        let arrow: u64 = [&self.current, &self.pending]
+            .into_iter()
+            .flatten()
+            .map(|g| g.arrow_bytes)
+            .sum();
+        let in_progress = if self.flushed_arrow_bytes == 0 {
+            arrow
+        } else {
+            let scaled = u128::from(arrow) * u128::from(self.flushed_bytes)
+                / u128::from(self.flushed_arrow_bytes);
+            u64::try_from(scaled).unwrap_or(u64::MAX)
         };
         self.flushed_bytes.saturating_add(in_progress)
     }
@@ -262,7 +286,10 @@ impl ArtifactWriter for ParquetWriter {
 
     async fn finish(mut self: Box<Self>) -> Result<u64> {
         let result = async {
-            self.flush_row_group().await?;
+            self.complete_row_group().await?;
+            if let Some(last) = self.pending.take() {
+                self.append(last).await?;
+            }
             self.file.finish().map_err(parquet_error)?;
             self.drain().await
         }
@@ -282,7 +309,9 @@ impl ArtifactWriter for ParquetWriter {
     }
 
     async fn abort(mut self: Box<Self>) -> Result<()> {
-        drop(self.current.take()); // aborts the column tasks
+        // Dropping the row groups aborts their column tasks.
+        drop(self.current.take());
+        drop(self.pending.take());
         match self.upload.take() {
             Some(upload) => upload.abort().await,
             None => Ok(()),
