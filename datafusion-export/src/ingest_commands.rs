@@ -8,7 +8,7 @@ use datafusion::datasource::file_format::options::{
 };
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion_export_tables::{redact_url, Database, IngestReceipt};
+use datafusion_export_tables::{scrub_secrets, Database, IngestReceipt};
 use url::Url;
 
 use crate::command::{Property, SecretString};
@@ -184,7 +184,7 @@ fn register_source(ctx: &SessionContext, source: &SecretString) -> Result<String
     match Url::parse(text) {
         Ok(url) if url.scheme().len() > 1 && url.scheme() != "file" => {
             let (store, _) =
-                object_store::parse_url(&url).map_err(|e| bad(&redact_url(&e.to_string())))?;
+                object_store::parse_url(&url).map_err(|e| bad(&scrub_secrets(&e.to_string())))?;
             let base = Url::parse(&format!("{}://{}", url.scheme(), url.authority()))
                 .map_err(|e| bad(&e.to_string()))?;
             ctx.register_object_store(&base, Arc::from(store));

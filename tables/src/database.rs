@@ -149,7 +149,7 @@ impl Database {
             .map_err(|e| match e {
                 TablesError::Storage(e) => TablesError::InvalidRoot {
                     url: root.to_string(),
-                    reason: crate::root::redact_text(&e.to_string()),
+                    reason: crate::redact::scrub_secrets(&e.to_string()),
                 },
                 other => other,
             })?

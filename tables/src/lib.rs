@@ -23,6 +23,7 @@ mod extent_writer;
 mod insert_sink;
 pub mod log;
 mod provider;
+mod redact;
 mod root;
 mod scan_exec;
 mod session;
@@ -37,5 +38,6 @@ pub use extent_writer::{conform_batch, convertible, extent_writer_properties, Ex
 pub use insert_sink::IngestSink;
 pub use log::state::{DatabaseState, Extent, TableState};
 pub use provider::IngestionTable;
-pub use root::{open_root, redact_text, redact_url};
+pub use redact::{scrub_secrets, REDACTED};
+pub use root::open_root;
 pub use scan_exec::{ExtentScanExec, ScanScope};

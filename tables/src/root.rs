@@ -10,6 +10,7 @@ use object_store::ObjectStore;
 use url::Url;
 
 use crate::error::{Result, TablesError};
+use crate::redact::scrub_secrets;
 
 /// Resolves a database root — a local folder, `file://`, `memory://`, `s3://`,
 /// `az://`/`abfss://`, `gs://` or `http(s)://` URL — to an object store whose paths are
@@ -22,7 +23,7 @@ pub fn open_root(
     options: &[(String, String)],
 ) -> Result<(Arc<dyn ObjectStore>, String)> {
     let invalid = |reason: String| TablesError::InvalidRoot {
-        url: redact_url(root),
+        url: scrub_secrets(root),
         reason,
     };
     if root.trim().is_empty() {
@@ -40,11 +41,11 @@ pub fn open_root(
                 .map_err(|_| invalid("not a valid local file URL".into()))?;
             open_local(&path)
         }
-        "memory" => Ok((Arc::new(InMemory::new()), redact_url(root))),
+        "memory" => Ok((Arc::new(InMemory::new()), scrub_secrets(root))),
         _ => {
             let (store, prefix) = object_store::parse_url_opts(&url, options.iter().cloned())
-                .map_err(|e| invalid(crate::root::redact_text(&e.to_string())))?;
-            Ok((with_prefix(store.into(), prefix), redact_url(root)))
+                .map_err(|e| invalid(scrub_secrets(&e.to_string())))?;
+            Ok((with_prefix(store.into(), prefix), scrub_secrets(root)))
         }
     }
 }
@@ -76,55 +77,17 @@ fn with_prefix(store: Arc<dyn ObjectStore>, prefix: Path) -> Arc<dyn ObjectStore
     }
 }
 
-/// A URL with its userinfo password, query string and `;`-secrets removed.
-pub fn redact_url(url: &str) -> String {
-    let head = match url.split_once(';') {
-        Some((head, _)) => format!("{head};*****"),
-        None => url.to_string(),
-    };
-    match Url::parse(&head) {
-        Ok(mut parsed) if parsed.has_host() => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("*****"));
-            }
-            if parsed.query().is_some() {
-                parsed.set_query(Some("*****"));
-            }
-            parsed.to_string()
-        }
-        _ => head,
-    }
-}
-
-/// Free text with every URL in it redacted.
-pub fn redact_text(text: &str) -> String {
-    text.split(' ')
-        .map(|word| {
-            if word.contains("://") {
-                redact_url(word)
-            } else {
-                word.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn redacts_secrets() {
-        assert_eq!(
-            redact_url("https://acct.blob.core.windows.net/c?sv=1&sig=SECRET"),
-            "https://acct.blob.core.windows.net/c?*****"
+    fn errors_never_show_secrets() {
+        let err = open_root("ftp://user:SECRET@example.com/db;KEY", &[]).unwrap_err();
+        assert!(
+            !err.to_string().contains("SECRET") && !err.to_string().contains("KEY"),
+            "{err}"
         );
-        assert_eq!(
-            redact_url("https://acct.blob.core.windows.net/c;SECRETKEY"),
-            "https://acct.blob.core.windows.net/c;*****"
-        );
-        assert!(!redact_url("s3://user:SECRET@bucket/x").contains("SECRET"));
     }
 
     #[test]
