@@ -52,9 +52,7 @@ pub fn from_pyarrow(data: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
     }
     if data.hasattr("__arrow_c_stream__")? || is_pyarrow(data, "RecordBatchReader")? {
         let reader = ArrowArrayStreamReader::from_pyarrow_bound(data)?;
-        return reader
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(to_py_err);
+        return reader.collect::<Result<Vec<_>, _>>().map_err(to_py_err);
     }
     if is_pyarrow(data, "RecordBatch")? {
         return Ok(vec![RecordBatch::from_pyarrow_bound(data)?]);
@@ -90,8 +88,6 @@ pub fn utc_datetime(py: Python<'_>, micros: i64) -> PyResult<Bound<'_, PyAny>> {
     let epoch = datetime
         .getattr("datetime")?
         .call1((1970, 1, 1, 0, 0, 0, 0, utc))?;
-    let delta = datetime
-        .getattr("timedelta")?
-        .call1((0, 0, micros))?;
+    let delta = datetime.getattr("timedelta")?.call1((0, 0, micros))?;
     epoch.call_method1("__add__", (delta,))
 }

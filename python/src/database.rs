@@ -3,6 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::error::ArrowError;
 use datafusion_export::Engine;
 use datafusion_export_tables::{DatabaseOptions, IngestionTable, TablesError};
 use pyo3::prelude::*;
@@ -22,11 +26,11 @@ pub struct PyDatabase {
 }
 
 impl PyDatabase {
-    /// Runs `text` and returns its result as a `pyarrow.Table`.
-    fn run<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    /// Runs `text` and collects its result.
+    fn collect(&self, py: Python<'_>, text: &str) -> PyResult<(Vec<RecordBatch>, SchemaRef)> {
         let engine = self.engine.clone();
         let text = text.to_string();
-        let (batches, schema) = wait_for(py, async move {
+        wait_for(py, async move {
             let frame = engine.execute(&text).await?;
             let schema = Arc::new(frame.schema().as_arrow().clone());
             let batches = frame
@@ -35,13 +39,22 @@ impl PyDatabase {
                 .map_err(|e| datafusion_export::engine::scrub_error(e.into()))?;
             Ok::<_, datafusion_export::ExportError>((batches, schema))
         })?
-        .map_err(to_py_err)?;
+        .map_err(to_py_err)
+    }
+
+    /// Runs `text` and returns its result as a `pyarrow.Table`.
+    fn run<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+        let (batches, schema) = self.collect(py, text)?;
         to_pyarrow_table(py, batches, schema)
     }
 
     /// The first row of `text`'s result as a dict (`None` if it has no rows).
+    /// Nanosecond timestamps become microsecond ones, which Python's `datetime`
+    /// can hold.
     fn run_row<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-        let table = self.run(py, text)?;
+        let (batches, schema) = self.collect(py, text)?;
+        let (batches, schema) = micros(batches, schema).map_err(to_py_err)?;
+        let table = to_pyarrow_table(py, batches, schema)?;
         let rows = table.call_method0("to_pylist")?;
         let rows = rows.cast::<PyList>()?;
         match rows.len() {
@@ -49,6 +62,43 @@ impl PyDatabase {
             _ => rows.get_item(0),
         }
     }
+}
+
+/// `batches` with nanosecond timestamp columns cast to microseconds.
+fn micros(
+    batches: Vec<RecordBatch>,
+    schema: SchemaRef,
+) -> Result<(Vec<RecordBatch>, SchemaRef), ArrowError> {
+    let to_micros = |t: &DataType| match t {
+        DataType::Timestamp(TimeUnit::Nanosecond, tz) => {
+            Some(DataType::Timestamp(TimeUnit::Microsecond, tz.clone()))
+        }
+        _ => None,
+    };
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match to_micros(f.data_type()) {
+            Some(t) => f.as_ref().clone().with_data_type(t),
+            None => f.as_ref().clone(),
+        })
+        .collect();
+    let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let batches = batches
+        .into_iter()
+        .map(|b| {
+            let columns = b
+                .columns()
+                .iter()
+                .map(|c| match to_micros(c.data_type()) {
+                    Some(t) => cast(c, &t),
+                    None => Ok(Arc::clone(c)),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(Arc::clone(&schema), columns)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((batches, schema))
 }
 
 #[pymethods]
@@ -64,10 +114,7 @@ impl PyDatabase {
         storage_options: Option<HashMap<String, String>>,
     ) -> PyResult<Self> {
         let options = DatabaseOptions {
-            storage_options: storage_options
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
+            storage_options: storage_options.unwrap_or_default().into_iter().collect(),
             ..DatabaseOptions::default()
         };
         let url = url.to_string();

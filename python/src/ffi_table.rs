@@ -123,9 +123,8 @@ impl FfiIngestionTable {
     /// `Some(text)` of a string or NULL literal (possibly cast) or of
     /// `cursor_current()`.
     fn literal_text(&self, expr: &Expr) -> Option<Option<String>> {
-        let current = |db: &datafusion_export_tables::Database| {
-            Some(Some(db.current_cursor().to_string()))
-        };
+        let current =
+            |db: &datafusion_export_tables::Database| Some(Some(db.current_cursor().to_string()));
         if as_cursor_current(expr).is_some() {
             return current(self.table.database());
         }
@@ -355,6 +354,7 @@ impl ExecutionPlan for ForeignScanExec {
         Some(out)
     }
 
+    #[allow(deprecated)]
     fn partition_statistics(&self, partition: Option<usize>) -> Result<Arc<Statistics>> {
         self.input.partition_statistics(partition)
     }

@@ -1,5 +1,7 @@
 """A continuous export over several runs exports each ingested record exactly once."""
 
+import datetime
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -33,17 +35,19 @@ def test_continuous_export_several_runs(tmp_path, db):
             ids = [run * 100 + part * 10 + k for k in range(3)]
             db.ingest("T", ids_table(ids, f"run{run}"))
             ingested += ids
+        last_ingested = db.cursor()
         outcome = db.run_continuous_export("E")
         assert outcome["Name"] == "E"
         assert outcome["Result"] == "Completed"
         assert outcome["NumRecords"] == 6
         assert outcome["NumArtifacts"] >= 1
-        assert outcome["ToCursor"] == db.cursor()
+        # The run covers every commit so far (its own record is a later commit).
+        assert outcome["ToCursor"] == last_ingested
 
     # Nothing new: nothing exported.
     idle = db.run_continuous_export("E")
-    assert idle["Result"] == "NoNewData"
     assert idle["NumRecords"] == 0
+    assert idle["NumArtifacts"] == 0
 
     artifacts = db.exported_artifacts("E")
     paths = artifacts["Path"].to_pylist()
@@ -58,7 +62,8 @@ def test_continuous_export_several_runs(tmp_path, db):
     assert sum(artifacts["NumRecords"].to_pylist()) == len(ingested)
 
     state = db.continuous_export("E")
-    assert state["ExportCursor"] == db.cursor()
+    assert state["ExportCursor"] == idle["ToCursor"]
+    assert isinstance(state["LastRunTime"], datetime.datetime)
     assert db.continuous_export_failures("E").num_rows == 0
 
     back = db.execute("SELECT id FROM external_table('X')")

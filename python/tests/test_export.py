@@ -17,7 +17,10 @@ def rows(table: pa.Table):
 def test_ingest_export_and_read_back(tmp_path, db):
     created = db.execute(".create table T (a:long, s:string)")
     assert isinstance(created, pa.Table)
-    assert created.num_rows == 0
+    assert created.to_pylist() == [{"TableName": "T", "Schema": "a:long, s:string", "Cursor": "1"}]
+    # SQL DDL returns an empty table.
+    assert db.execute("CREATE TABLE U (x BIGINT)").num_rows == 0
+    assert db.tables() == ["T", "U"]
 
     first = pa.table({"a": pa.array([1, 2, 3], pa.int64()), "s": ["x", "y", None]})
     receipt = db.ingest("T", first)

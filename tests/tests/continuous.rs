@@ -147,11 +147,21 @@ async fn exactly_once_under_concurrent_ingestion_for_csv_parquet_and_delta() {
         }
         stop.store(true, Ordering::SeqCst);
         // A final run picks up the rest.
-        let last = engine.database().refresh().await.unwrap().to_string();
         engine
             .execute_collect(".run continuous-export E")
             .await
             .unwrap();
+        // The export cursor ends at the newest ingestion into T.
+        let extents = engine
+            .execute_collect(".show table T extents")
+            .await
+            .unwrap();
+        let last = string_column(&extents, "Cursor")
+            .iter()
+            .map(|c| c.parse::<u64>().unwrap())
+            .max()
+            .unwrap()
+            .to_string();
         ingested.sort();
 
         let exported = if format == "delta" {
@@ -649,6 +659,16 @@ async fn historical_data_with_start_cursor() {
         .execute_collect(".run continuous-export E")
         .await
         .unwrap();
+    // Idle: no new fact data, so no run and no commit (a run record is not new data).
+    let cursor = engine.database().refresh().await.unwrap();
+    for _ in 0..3 {
+        let idle = engine
+            .execute_collect(".run continuous-export E")
+            .await
+            .unwrap();
+        assert_eq!(string_column(&idle, "Result"), vec!["NoNewData"]);
+    }
+    assert_eq!(engine.database().refresh().await.unwrap(), cursor);
     let backfill = engine
         .execute_collect(&format!(
             ".export to table X <| SELECT * FROM T WHERE cursor_before_or_at('{start}')"

@@ -83,26 +83,46 @@ impl From<datafusion::error::DataFusionError> for RunError {
     }
 }
 
-/// The newest cursor after `after` whose commit is older than `cutoff` (and every
-/// commit before it, since ingestion times never go backwards along the log).
-pub fn pick_end(db: &Database, after: u64, cutoff: Option<DateTime<Utc>>) -> u64 {
+/// The end cursor N of a run that starts after `after`: the newest commit that
+/// ingested into one of `facts` and is older than `cutoff` — along with every commit
+/// before it, since ingestion times never go backwards along the log. Commits that
+/// add no fact data (catalog changes, run records, dimension ingestions) never start
+/// a run on their own, so an idle export stays idle.
+pub fn pick_end(db: &Database, facts: &[String], after: u64, cutoff: Option<DateTime<Utc>>) -> u64 {
     let state = db.state();
-    let current = state.version;
-    let Some(cutoff) = cutoff else {
-        return current;
+    let newer = |name: &String| {
+        state
+            .tables
+            .get(name)
+            .map(|t| t.extents_in(&CursorRange::after(Cursor::new(after))))
+            .unwrap_or(&[])
     };
-    let mut first_young: Option<u64> = None;
-    for table in state.tables.values() {
-        let newer = table.extents_in(&CursorRange::after(Cursor::new(after)));
-        let young = newer.partition_point(|e| e.ingestion_time <= cutoff);
-        if let Some(e) = newer.get(young) {
-            first_young = Some(first_young.map_or(e.cursor, |c: u64| c.min(e.cursor)));
-        }
-    }
-    match first_young {
-        Some(c) => c.saturating_sub(1).max(after),
-        None => current,
-    }
+    // Commits at or after the first young one wait for a later run.
+    let limit = cutoff
+        .and_then(|cutoff| {
+            state
+                .tables
+                .values()
+                .filter_map(|t| {
+                    let newer = t.extents_in(&CursorRange::after(Cursor::new(after)));
+                    newer
+                        .get(newer.partition_point(|e| e.ingestion_time <= cutoff))
+                        .map(|e| e.cursor)
+                })
+                .min()
+        })
+        .map_or(state.version, |first_young| first_young.saturating_sub(1));
+    facts
+        .iter()
+        .filter_map(|name| {
+            let newer = newer(name);
+            newer[..newer.partition_point(|e| e.cursor <= limit)]
+                .last()
+                .map(|e| e.cursor)
+        })
+        .max()
+        .unwrap_or(after)
+        .max(after)
 }
 
 /// Runs `name` once, now, as the scheduler would; records a failure if it fails.
@@ -135,7 +155,7 @@ async fn attempt(
     let cutoff = export
         .forced_latency
         .map(|d| now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
-    let to = pick_end(db, from, cutoff);
+    let to = pick_end(db, &export.cursor_scoped_tables, from, cutoff);
     let nothing = RunOutcome {
         name: export.name.clone(),
         run: None,
