@@ -15,11 +15,16 @@ use crate::Engine;
 /// Statements in a script are separated by `;` or by blank lines. Without a script
 /// or `-c`, statements are read from standard input.
 #[derive(Debug, Parser)]
-#[command(name = "dfexport", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "dfexport", version, about, long_about = None, subcommand_precedence_over_arg = true)]
 pub struct Args {
     /// Database root: a local folder (created if missing) or an object store URL
     /// (s3://, az://, gs://, memory://).
-    #[arg(long, env = "DFEXPORT_DB", default_value = "./dfexport-db")]
+    #[arg(
+        long,
+        env = "DFEXPORT_DB",
+        default_value = "./dfexport-db",
+        global = true
+    )]
     pub db: String,
 
     /// A command or SQL statement to run; may be repeated, runs before SCRIPT.

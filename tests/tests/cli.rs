@@ -66,7 +66,15 @@ async fn scripts_and_commands_against_a_local_folder() {
         .unwrap_err();
     assert!(err.contains("table 'Nope' does not exist"), "{err}");
     let help = run(&["--help"]).await.unwrap();
-    for flag in ["--db", "--command", "--format", "SCRIPT"] {
+    for flag in ["--db", "--command", "--format", "SCRIPT", "serve"] {
         assert!(help.contains(flag), "{help}");
     }
+    let help = run(&["--db", db, "serve", "--help"]).await.unwrap();
+    for flag in ["--poll-interval", "--max-concurrent-exports", "SIGTERM"] {
+        assert!(help.contains(flag), "{help}");
+    }
+    let err = run(&["--db", db, "serve", "--poll-interval", "soon"])
+        .await
+        .unwrap_err();
+    assert!(err.contains("not a timespan"), "{err}");
 }
