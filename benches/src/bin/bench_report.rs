@@ -239,8 +239,11 @@ async fn ingest_breakdown(reps: usize, batches: &[RecordBatch]) -> Result<()> {
         // 2. AsyncArrowWriter into memory: encoding only.
         let started = Instant::now();
         let mut buffer = Vec::new();
-        let mut writer =
-            AsyncArrowWriter::try_new(&mut buffer, ingest_schema(), Some(extent_writer_properties()))?;
+        let mut writer = AsyncArrowWriter::try_new(
+            &mut buffer,
+            ingest_schema(),
+            Some(extent_writer_properties()),
+        )?;
         for batch in batches {
             writer.write(batch).await?;
         }
@@ -286,9 +289,15 @@ async fn ingest_breakdown(reps: usize, batches: &[RecordBatch]) -> Result<()> {
     .await?;
     print_part("raw_parquet: sync ArrowWriter -> local file", parts[0]);
     print_part("AsyncArrowWriter -> Vec<u8> (encoding only)", parts[1]);
-    print_part("ExtentWriter -> database object store (no commit)", parts[2]);
+    print_part(
+        "ExtentWriter -> database object store (no commit)",
+        parts[2],
+    );
     print_part("database_ingest (whole)", parts[3]);
-    print_part("database_ingest of 1 row (per-ingestion fixed cost)", parts[4]);
+    print_part(
+        "database_ingest of 1 row (per-ingestion fixed cost)",
+        parts[4],
+    );
     Ok(())
 }
 
@@ -312,7 +321,10 @@ async fn scan_breakdown(reps: usize, fixture: &ScanFixture, engine: &Engine) -> 
         })
         .await?;
         let total: Duration = parts.iter().sum();
-        print_part(&format!("{label}: parse (Engine::execute -> DataFrame)"), parts[0]);
+        print_part(
+            &format!("{label}: parse (Engine::execute -> DataFrame)"),
+            parts[0],
+        );
         print_part(
             &format!("{label}: analyse + optimise + physical plan (incl. scan())"),
             parts[1],
@@ -329,14 +341,18 @@ async fn scan_breakdown(reps: usize, fixture: &ScanFixture, engine: &Engine) -> 
     // Plain DataFusion over the same files: the floor of reading them.
     let extents = fixture.db.extents(SCAN_TABLE).await?;
     let root = fixture.dir.path();
-    let path_of = |e: &datafusion_export_tables::Extent| root.join(&e.file.path).display().to_string();
+    let path_of =
+        |e: &datafusion_export_tables::Extent| root.join(&e.file.path).display().to_string();
     let all: Vec<String> = extents.iter().map(path_of).collect();
     let newest: Vec<String> = extents
         .iter()
         .filter(|e| e.cursor > fixture.scope_after.sequence())
         .map(path_of)
         .collect();
-    for (label, files) in [("plain DataFusion, all 1000 files", all), ("plain DataFusion, the 10 newest files", newest)] {
+    for (label, files) in [
+        ("plain DataFusion, all 1000 files", all),
+        ("plain DataFusion, the 10 newest files", newest),
+    ] {
         let parts = time_parts(reps, || {
             let files = files.clone();
             async move {
@@ -349,8 +365,12 @@ async fn scan_breakdown(reps: usize, fixture: &ScanFixture, engine: &Engine) -> 
                         vec![],
                         vec![
                             datafusion::functions_aggregate::count::count_all(),
-                            datafusion::functions_aggregate::sum::sum(datafusion::prelude::col("v")),
-                            datafusion::functions_aggregate::min_max::max(datafusion::prelude::col("s")),
+                            datafusion::functions_aggregate::sum::sum(datafusion::prelude::col(
+                                "v",
+                            )),
+                            datafusion::functions_aggregate::min_max::max(
+                                datafusion::prelude::col("s"),
+                            ),
                         ],
                     )?;
                 let batches = df.collect().await?;
