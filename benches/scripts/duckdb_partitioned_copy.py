@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Baseline for `export_report`: DuckDB's hive-partitioned Parquet COPY.
 
-Usage: duckdb_partitioned_copy.py INPUT.parquet OUTPUT_DIR [ROW_GROUP_SIZE]
+Usage: duckdb_partitioned_copy.py INPUT.parquet OUTPUT_DIR [ROW_GROUP_SIZE] [--keep]
 
-Times only the COPY statement (connection set-up and interpreter start are not
+With --keep, the partition column is also written into the files
+(WRITE_PARTITION_COLUMNS), as `.export to table` does. Times only the COPY statement (connection set-up and interpreter start are not
 timed) and prints one JSON line: {"seconds": ..., "rows": ..., "threads": ...}.
 """
 
@@ -19,14 +20,18 @@ def quote(text: str) -> str:
 
 
 def main() -> None:
-    source, target = sys.argv[1], sys.argv[2]
-    row_group_size = int(sys.argv[3]) if len(sys.argv) > 3 else 100_000
+    args = [a for a in sys.argv[1:] if a != "--keep"]
+    keep = "--keep" in sys.argv[1:]
+    source, target = args[0], args[1]
+    row_group_size = int(args[2]) if len(args) > 2 else 100_000
     con = duckdb.connect()
     threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
     sql = (
         f"COPY (SELECT * FROM read_parquet({quote(source)})) TO {quote(target)} "
         f"(FORMAT PARQUET, PARTITION_BY (region), COMPRESSION SNAPPY, "
-        f"ROW_GROUP_SIZE {row_group_size})"
+        f"ROW_GROUP_SIZE {row_group_size}"
+        + (", WRITE_PARTITION_COLUMNS true" if keep else "")
+        + ")"
     )
     start = time.perf_counter()
     result = con.execute(sql).fetchone()

@@ -82,6 +82,10 @@ struct Args {
     rows: usize,
     reps: usize,
     noop_iters: usize,
+    /// Runs only these tasks (keys of [`Task::key`]), for profiling.
+    only: Vec<Task>,
+    /// Keeps the database and every output (for inspection).
+    keep: bool,
     child: Option<ChildArgs>,
 }
 
@@ -106,6 +110,8 @@ fn parse_args() -> Result<Args> {
         rows: 10_000_000,
         reps: 3,
         noop_iters: 50,
+        only: Vec::new(),
+        keep: false,
         child: None,
     };
     let mut child = false;
@@ -116,6 +122,18 @@ fn parse_args() -> Result<Args> {
             "--rows" => args.rows = parse_count("--rows", it.next())?,
             "--reps" => args.reps = parse_count("--reps", it.next())?.max(1),
             "--noop-iters" => args.noop_iters = parse_count("--noop-iters", it.next())?.max(1),
+            "--only" => {
+                let list = it.next().ok_or("--only needs a value")?;
+                for key in list.split(',') {
+                    let task = Task::ALL
+                        .iter()
+                        .copied()
+                        .find(|t| t.key() == key)
+                        .ok_or_else(|| format!("--only: unknown task {key:?}"))?;
+                    args.only.push(task);
+                }
+            }
+            "--keep" => args.keep = true,
             "--child-peak-memory" => child = true,
             "--db" => db = it.next(),
             "--table" => table = it.next(),
@@ -124,8 +142,10 @@ fn parse_args() -> Result<Args> {
             "--bench" => {} // passed by `cargo bench`-style harnesses; ignored
             "-h" | "--help" => {
                 println!(
-                    "export_report [--rows N (default 10000000)] [--reps R (default 3)] [--noop-iters K (default 50)]"
+                    "export_report [--rows N (default 10000000)] [--reps R (default 3)] [--noop-iters K (default 50)] [--only TASK,...] [--keep]"
                 );
+                let keys: Vec<&str> = Task::ALL.iter().map(|t| t.key()).collect();
+                println!("tasks for --only: {}", keys.join(", "));
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}").into()),
@@ -286,6 +306,40 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// CPU seconds (user + system) of this process and of its waited-for children,
+/// from `/proc/self/stat` (clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses: state is field 3,
+    // utime, stime, cutime, cstime are fields 14 to 17.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields
+        .get(11..15)
+        .map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    ticks as f64 / 100.0
+}
+
+/// Files and bytes under `path`.
+fn dir_stats(path: &Path) -> (u64, u64) {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return (0, 0);
+    };
+    entries
+        .flatten()
+        .fold((0, 0), |(files, bytes), e| match e.file_type() {
+            Ok(t) if t.is_dir() => {
+                let (f, b) = dir_stats(&e.path());
+                (files + f, bytes + b)
+            }
+            _ => (files + 1, bytes + e.metadata().map_or(0, |m| m.len())),
+        })
+}
+
 /// Flushes dirty pages so that one contender's write-back does not land in the
 /// next one's measurement (not timed).
 fn settle() {
@@ -323,8 +377,13 @@ enum Task {
     ExportPartitioned,
     /// DataFusion `COPY … PARTITIONED BY (region)`.
     CopyPartitioned,
+    /// The same with `'execution.keep_partition_by_columns' 'true'`: `region`
+    /// stays in the files, as `.export to table` keeps it.
+    CopyPartitionedKeep,
     /// DuckDB `COPY … (PARTITION_BY (region))` from the Parquet copy of T.
     DuckdbPartitioned,
+    /// The same with `WRITE_PARTITION_COLUMNS true`.
+    DuckdbPartitionedKeep,
     /// `.export to table D <| SELECT * FROM T`, D a Delta table.
     ExportDelta,
     /// Python `deltalake.write_deltalake` of the Parquet copy of T (in memory).
@@ -337,9 +396,64 @@ enum Task {
     ScanOnly,
     /// `.export to parquet` with `distribution='single'`: one writer.
     ExportSingle,
+    /// Diagnostic: `.export parquet` with 1,000,000-row row groups.
+    ExportRowGroup1M,
+    /// Diagnostic: DataFusion COPY parquet without dictionaries for the
+    /// high-cardinality columns (`id`, `ts`, `v`, `s`).
+    CopyNoDictionary,
+    /// Diagnostic: `.export to table P` with one writer (`distribution='single'`).
+    ExportPartitionedSingle,
 }
 
 impl Task {
+    const ALL: [Task; 20] = [
+        Task::Export(Format::Parquet),
+        Task::Export(Format::Csv),
+        Task::Export(Format::Json),
+        Task::Copy(Format::Parquet),
+        Task::Copy(Format::Csv),
+        Task::Copy(Format::Json),
+        Task::ExportPartitioned,
+        Task::CopyPartitioned,
+        Task::CopyPartitionedKeep,
+        Task::DuckdbPartitioned,
+        Task::DuckdbPartitionedKeep,
+        Task::ExportDelta,
+        Task::PythonDelta,
+        Task::ContinuousRun,
+        Task::FullExportC,
+        Task::ScanOnly,
+        Task::ExportSingle,
+        Task::ExportRowGroup1M,
+        Task::CopyNoDictionary,
+        Task::ExportPartitionedSingle,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Task::Export(Format::Parquet) => "parquet",
+            Task::Export(Format::Csv) => "csv",
+            Task::Export(Format::Json) => "json",
+            Task::Copy(Format::Parquet) => "copy-parquet",
+            Task::Copy(Format::Csv) => "copy-csv",
+            Task::Copy(Format::Json) => "copy-json",
+            Task::ExportPartitioned => "hive",
+            Task::CopyPartitioned => "copy-hive",
+            Task::CopyPartitionedKeep => "copy-hive-keep",
+            Task::DuckdbPartitioned => "duckdb-hive",
+            Task::DuckdbPartitionedKeep => "duckdb-hive-keep",
+            Task::ExportDelta => "delta",
+            Task::PythonDelta => "py-delta",
+            Task::ContinuousRun => "continuous",
+            Task::FullExportC => "full-c",
+            Task::ScanOnly => "scan",
+            Task::ExportSingle => "single",
+            Task::ExportRowGroup1M => "parquet-rg1m",
+            Task::CopyNoDictionary => "copy-parquet-nodict",
+            Task::ExportPartitionedSingle => "hive-single",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Task::Export(Format::Parquet) => ".export parquet",
@@ -350,13 +464,18 @@ impl Task {
             Task::Copy(Format::Json) => "DataFusion COPY json",
             Task::ExportPartitioned => ".export to table P (hive)",
             Task::CopyPartitioned => "DataFusion COPY PARTITIONED BY",
+            Task::CopyPartitionedKeep => "DF COPY PARTITIONED, keep cols",
             Task::DuckdbPartitioned => "DuckDB COPY PARTITION_BY",
+            Task::DuckdbPartitionedKeep => "DuckDB PARTITION_BY, keep cols",
             Task::ExportDelta => ".export to table D (delta)",
             Task::PythonDelta => "deltalake.write_deltalake",
             Task::ContinuousRun => ".run continuous-export E (1%)",
             Task::FullExportC => "full .export to table C",
             Task::ScanOnly => "SELECT * FROM T (drained)",
             Task::ExportSingle => ".export parquet single",
+            Task::ExportRowGroup1M => ".export parquet, 1M-row groups",
+            Task::CopyNoDictionary => "DF COPY parquet, no dictionary",
+            Task::ExportPartitionedSingle => ".export to table P, single",
         }
     }
 }
@@ -374,9 +493,21 @@ struct Bench {
     /// Next ingestion index of T (1,000 and above: extra continuous-export data).
     next_ingestion: usize,
     continuous_runs: usize,
+    /// Files and bytes the last task wrote (when it wrote a fresh folder).
+    last_output: Option<(u64, u64)>,
+    /// Outputs are kept, not removed.
+    keep: bool,
 }
 
 impl Bench {
+    /// Records what a task wrote under `dir`, then removes it (not timed).
+    fn done(&mut self, dir: &Path) {
+        self.last_output = Some(dir_stats(dir));
+        if !self.keep {
+            remove(dir);
+        }
+    }
+
     fn fresh_dir(&mut self, what: &str) -> PathBuf {
         self.next_name += 1;
         self.scratch.join(format!("{what}-{}", self.next_name))
@@ -425,6 +556,7 @@ impl Bench {
 
     /// Runs `task` once; returns the timed wall time and the rows it wrote.
     async fn run(&mut self, task: Task) -> Result<(f64, u64)> {
+        self.last_output = None;
         let result = match task {
             Task::Export(format) => {
                 let dir = self.fresh_dir(format.kql());
@@ -442,22 +574,31 @@ impl Bench {
                 let t = Instant::now();
                 let rows = self.export_records(&command).await?;
                 let secs = t.elapsed().as_secs_f64();
-                remove(&dir);
+                self.done(&dir);
                 (secs, rows)
             }
-            Task::ExportSingle => {
+            Task::ExportSingle | Task::ExportRowGroup1M => {
                 let dir = self.fresh_dir("single");
+                let props = if task == Task::ExportSingle {
+                    "parquetRowGroupSize=100000, distribution='single'"
+                } else {
+                    "parquetRowGroupSize=1000000, distribution='per_node'"
+                };
                 let command = format!(
-                    ".export to parquet ({}) with (compressionType='snappy', parquetRowGroupSize=100000, distribution='single') <| SELECT * FROM T",
+                    ".export to parquet ({}) with (compressionType='snappy', {props}) <| SELECT * FROM T",
                     quoted(path_str(&dir)?)
                 );
                 let t = Instant::now();
                 let rows = self.export_records(&command).await?;
                 let secs = t.elapsed().as_secs_f64();
-                remove(&dir);
+                self.done(&dir);
                 (secs, rows)
             }
-            Task::Copy(format) => {
+            Task::Copy(_) | Task::CopyNoDictionary => {
+                let format = match task {
+                    Task::Copy(format) => format,
+                    _ => Format::Parquet,
+                };
                 let dir = self.fresh_dir(&format!("copy-{}", format.kql()));
                 let (stored, options) = match format {
                     Format::Parquet => (
@@ -469,6 +610,15 @@ impl Bench {
                     Format::Csv => ("CSV", "OPTIONS ('format.has_header' 'false')".to_string()),
                     Format::Json => ("JSON", String::new()),
                 };
+                let options = if task == Task::CopyNoDictionary {
+                    let off: String = ["id", "ts", "v", "s"]
+                        .iter()
+                        .map(|c| format!(", 'format.dictionary_enabled::{c}' 'false'"))
+                        .collect();
+                    options.replacen(')', &format!("{off})"), 1)
+                } else {
+                    options
+                };
                 let sql = format!(
                     "COPY (SELECT * FROM T) TO {} STORED AS {stored} {options}",
                     quoted(&format!("{}/", path_str(&dir)?))
@@ -476,11 +626,16 @@ impl Bench {
                 let t = Instant::now();
                 let rows = self.copy_rows(&sql).await?;
                 let secs = t.elapsed().as_secs_f64();
-                remove(&dir);
+                self.done(&dir);
                 (secs, rows)
             }
-            Task::ExportPartitioned => {
+            Task::ExportPartitioned | Task::ExportPartitionedSingle => {
                 let dir = self.fresh_dir("hive-ours");
+                let with = if task == Task::ExportPartitionedSingle {
+                    " with (distribution='single')"
+                } else {
+                    ""
+                };
                 let name = format!("P{}", self.next_name);
                 self.engine
                     .execute_collect(&format!(
@@ -490,38 +645,45 @@ impl Bench {
                     .await?;
                 let t = Instant::now();
                 let rows = self
-                    .export_records(&format!(".export to table {name} <| SELECT * FROM T"))
+                    .export_records(&format!(".export to table {name}{with} <| SELECT * FROM T"))
                     .await?;
                 let secs = t.elapsed().as_secs_f64();
                 self.engine
                     .execute_collect(&format!(".drop external table {name}"))
                     .await?;
-                remove(&dir);
+                self.done(&dir);
                 (secs, rows)
             }
-            Task::CopyPartitioned => {
+            Task::CopyPartitioned | Task::CopyPartitionedKeep => {
                 let dir = self.fresh_dir("hive-copy");
+                let keep = if task == Task::CopyPartitionedKeep {
+                    ", 'execution.keep_partition_by_columns' 'true'"
+                } else {
+                    ""
+                };
                 let sql = format!(
-                    "COPY (SELECT * FROM T) TO {} STORED AS PARQUET PARTITIONED BY (region) OPTIONS ('format.compression' 'snappy', 'format.max_row_group_size' '{ROW_GROUP}')",
+                    "COPY (SELECT * FROM T) TO {} STORED AS PARQUET PARTITIONED BY (region) OPTIONS ('format.compression' 'snappy', 'format.max_row_group_size' '{ROW_GROUP}'{keep})",
                     quoted(&format!("{}/", path_str(&dir)?))
                 );
                 let t = Instant::now();
                 let rows = self.copy_rows(&sql).await?;
                 let secs = t.elapsed().as_secs_f64();
-                remove(&dir);
+                self.done(&dir);
                 (secs, rows)
             }
-            Task::DuckdbPartitioned => {
+            Task::DuckdbPartitioned | Task::DuckdbPartitionedKeep => {
                 let dir = self.fresh_dir("hive-duckdb");
-                let result = self.python(
-                    "duckdb_partitioned_copy.py",
-                    &[
-                        path_str(&self.t_parquet)?,
-                        path_str(&dir)?,
-                        &ROW_GROUP.to_string(),
-                    ],
-                )?;
-                remove(&dir);
+                let mut args = vec![
+                    path_str(&self.t_parquet)?.to_string(),
+                    path_str(&dir)?.to_string(),
+                    ROW_GROUP.to_string(),
+                ];
+                if task == Task::DuckdbPartitionedKeep {
+                    args.push("--keep".into());
+                }
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let result = self.python("duckdb_partitioned_copy.py", &args)?;
+                self.done(&dir);
                 result
             }
             Task::ExportDelta => {
@@ -541,7 +703,7 @@ impl Bench {
                 self.engine
                     .execute_collect(&format!(".drop external table {name}"))
                     .await?;
-                remove(&dir);
+                self.done(&dir);
                 (secs, rows)
             }
             Task::PythonDelta => {
@@ -550,7 +712,7 @@ impl Bench {
                     "deltalake_write.py",
                     &[path_str(&self.t_parquet)?, path_str(&dir)?],
                 )?;
-                remove(&dir);
+                self.done(&dir);
                 result
             }
             Task::ContinuousRun => {
@@ -610,8 +772,17 @@ impl Bench {
         for rep in 0..reps {
             for k in 0..tasks.len() {
                 let i = (k + rep) % tasks.len();
+                let cpu_before = cpu_seconds();
                 let (s, r) = self.run(tasks[i]).await?;
-                eprintln!("  rep {rep}: {:<32} {s:>8.3} s  {r} rows", tasks[i].label());
+                // Includes the untimed set-up and clean-up of the task (small).
+                let cpu = cpu_seconds() - cpu_before;
+                let wrote = self.last_output.map_or(String::new(), |(files, bytes)| {
+                    format!(", wrote {files} files, {:.1} MiB", mib(bytes))
+                });
+                eprintln!(
+                    "  rep {rep}: {:<32} {s:>8.3} s  {r} rows, cpu {cpu:.2} s{wrote}",
+                    tasks[i].label()
+                );
                 secs[i].push(s);
                 rows[i] = r;
             }
@@ -635,7 +806,9 @@ enum Ratio {
     Throughput(f64),
     /// ours time ÷ baseline time, at most this.
     TimeFraction(f64),
-    /// Information only.
+    /// ours rows/s ÷ baseline rows/s, information only.
+    ThroughputInfo,
+    /// Information only: ours time ÷ baseline time.
     Info,
 }
 
@@ -670,6 +843,10 @@ impl Line {
                     format!("<= {:.0}%", target * 100.0),
                     if r <= target { "ok" } else { "MISS" },
                 )
+            }
+            Ratio::ThroughputInfo => {
+                let r = (ours_rows as f64 / ours_secs) / (*base_rows as f64 / base_secs);
+                (format!("{r:.2}x"), "info".into(), "")
             }
             Ratio::Info => {
                 let r = ours_secs / base_secs;
@@ -846,9 +1023,17 @@ async fn report(args: Args) -> Result<()> {
         "export_report: N={n} rows in {INGESTIONS} ingestions, {reps} reps (alternating), {cores} cores, loadavg {}",
         load_average()
     );
-    let work = tempfile::tempdir()?;
-    let root = work.path().join("db");
-    let scratch = work.path().join("out");
+    let temp = tempfile::tempdir()?;
+    let (_temp, work) = if args.keep {
+        let kept = temp.keep();
+        eprintln!("keeping everything under {}", kept.display());
+        (None, kept)
+    } else {
+        let path = temp.path().to_path_buf();
+        (Some(temp), path)
+    };
+    let root = work.join("db");
+    let scratch = work.join("out");
     std::fs::create_dir_all(&root)?;
     std::fs::create_dir_all(&scratch)?;
     let engine = Engine::open(path_str(&root)?).await?;
@@ -870,11 +1055,13 @@ async fn report(args: Args) -> Result<()> {
         rows: n,
         schema: Arc::clone(&schema),
         scratch: scratch.clone(),
-        t_parquet: work.path().join("t.parquet"),
+        t_parquet: work.join("t.parquet"),
         scripts: Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts"),
         next_name: 0,
         next_ingestion: 0,
         continuous_runs: 0,
+        last_output: None,
+        keep: args.keep,
     };
     let mut memory_size = 0u64;
     let mut generate = Duration::ZERO;
@@ -922,6 +1109,24 @@ async fn report(args: Args) -> Result<()> {
     }
     settle();
 
+    // Warm-up (not timed): the process's first export pays for page faults and
+    // allocator growth that later ones do not.
+    eprintln!("[warm-up]");
+    bench.run(Task::Export(Format::Parquet)).await?;
+
+    if !args.only.is_empty() {
+        // Profiling mode: only the listed tasks, alternating.
+        let r = bench.alternate(&args.only, reps).await?;
+        for (task, (secs, rows)) in args.only.iter().zip(r) {
+            println!(
+                "{:<34} median {secs:>8.3} s  {} rows/s",
+                task.label(),
+                rate(rows, secs)
+            );
+        }
+        return Ok(());
+    }
+
     let mut lines = Vec::new();
     let pair = |ours: Task, base: Task, results: &[(f64, u64)], target: Ratio| Line {
         label: ours.label().into(),
@@ -947,12 +1152,26 @@ async fn report(args: Args) -> Result<()> {
     let single = r[2];
 
     // 2. Flat exports vs DataFusion COPY.
+    let mut no_dictionary = None;
     for format in [Format::Parquet, Format::Csv, Format::Json] {
         eprintln!("[{}]", format.kql());
-        let tasks = [Task::Export(format), Task::Copy(format)];
+        let mut tasks = vec![Task::Export(format), Task::Copy(format)];
+        if format == Format::Parquet {
+            // Where the Parquet time goes: dictionaries of unique values.
+            tasks.push(Task::CopyNoDictionary);
+        }
         let r = bench.alternate(&tasks, reps).await?;
         lines.push(pair(tasks[0], tasks[1], &r, Ratio::Throughput(1.0)));
+        if format == Format::Parquet {
+            no_dictionary = Some(Line {
+                label: "  info: DF COPY, no dict id/ts/v/s".into(),
+                ours: r[2],
+                baseline: Some((tasks[1].label().into(), r[1].0, r[1].1)),
+                ratio: Ratio::ThroughputInfo,
+            });
+        }
     }
+    lines.extend(no_dictionary);
     lines.push(Line {
         label: "  info: SELECT * FROM T (no write)".into(),
         ours: scan,
@@ -972,6 +1191,8 @@ async fn report(args: Args) -> Result<()> {
         Task::ExportPartitioned,
         Task::CopyPartitioned,
         Task::DuckdbPartitioned,
+        Task::CopyPartitionedKeep,
+        Task::DuckdbPartitionedKeep,
     ];
     let r = bench.alternate(&tasks, reps).await?;
     lines.push(pair(tasks[0], tasks[1], &r, Ratio::Throughput(1.0)));
@@ -981,6 +1202,12 @@ async fn report(args: Args) -> Result<()> {
         &[r[0], r[2]],
         Ratio::Throughput(1.0),
     ));
+    let mut keep = pair(tasks[0], tasks[3], &[r[0], r[3]], Ratio::ThroughputInfo);
+    keep.label = "  info: same, baseline keeps region".into();
+    lines.push(keep);
+    let mut keep = pair(tasks[0], tasks[4], &[r[0], r[4]], Ratio::ThroughputInfo);
+    keep.label = "  info: same, baseline keeps region".into();
+    lines.push(keep);
 
     // 4. Delta.
     eprintln!("[delta]");
@@ -1036,6 +1263,7 @@ async fn report(args: Args) -> Result<()> {
             .await?;
     }
     let big_rows = copies * n as u64;
+    let big_extents = engine.database().extents("Big").await?.len();
     let big_memory = copies * memory_size;
     eprintln!(
         "  Big: {copies} x T = {big_rows} rows, ~{:.0} MiB in memory, built in {:.1} s",
@@ -1044,12 +1272,12 @@ async fn report(args: Args) -> Result<()> {
     );
     settle();
     let mut children = Vec::new();
-    for limit in [CHILD_LIMIT_MIB, 0] {
+    for (table, limit) in [("Big", CHILD_LIMIT_MIB), ("Big", 0), ("T", CHILD_LIMIT_MIB)] {
         let out = bench.fresh_dir("peak");
-        let report = run_child(&root, "Big", &out, limit)?;
+        let report = run_child(&root, table, &out, limit)?;
         remove(&out);
         settle();
-        children.push((limit, report));
+        children.push((table, limit, report));
     }
 
     // Report.
@@ -1073,12 +1301,22 @@ async fn report(args: Args) -> Result<()> {
         .fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     println!("{:<34} min {min_tick:.2} ms, max {max_tick:.2} ms", "");
     println!();
-    for (limit, c) in &children {
+    for (table, limit, c) in &children {
+        let (rows, memory, extents) = if *table == "Big" {
+            (big_rows, big_memory, big_extents)
+        } else {
+            // T has grown by the continuous runs' extra ingestions.
+            let t_rows: usize = (0..bench.next_ingestion)
+                .map(|i| ingestion_rows(n, i).len())
+                .sum();
+            let memory = memory_size * t_rows as u64 / n.max(1) as u64;
+            (t_rows as u64, memory, bench.next_ingestion)
+        };
         let mut text = String::new();
         let _ = write!(
             text,
-            "peak memory, export of Big ({big_rows} rows, ~{:.0} MiB Arrow), {}: VmHWM {:.0} MiB (RSS before export {:.0} MiB), pool peak {:.1} MiB, pool limit {}, {:.2} s, {} rows/s",
-            mib(big_memory),
+            "peak memory, .export parquet of {table} ({rows} rows, ~{:.0} MiB Arrow, {extents} extents), {}: VmHWM {:.0} MiB (RSS before export {:.0} MiB), pool peak {:.1} MiB, pool limit {}, {:.2} s, {} rows/s",
+            mib(memory),
             if *limit > 0 {
                 format!("memory_limit {limit} MiB")
             } else {
@@ -1091,8 +1329,8 @@ async fn report(args: Args) -> Result<()> {
             c.secs,
             rate(c.rows, c.secs)
         );
-        if c.rows != big_rows {
-            let _ = write!(text, " [exported {} rows, expected {big_rows}]", c.rows);
+        if c.rows != rows {
+            let _ = write!(text, " [exported {} rows, expected {rows}]", c.rows);
         }
         if !c.error.is_empty() {
             let _ = write!(text, " ERROR: {}", c.error);

@@ -16,6 +16,8 @@
 //!   serializing batch *n+1* overlaps compressing batch *n*.
 //! * **Parquet**: every column chunk of the current row group is encoded by
 //!   its own task; a finished row group is appended to the file and uploaded.
+//!   Columns that look unique in the first batch are written without a
+//!   dictionary.
 //!
 //! Uploads go through [`object_store::buffered::BufWriter`]: a single `PUT`
 //! for small artifacts, a multipart upload (10 MiB parts, several in flight)
@@ -36,6 +38,7 @@
 
 mod compress;
 mod csv;
+mod dictionary;
 mod json;
 mod parquet;
 
@@ -1308,6 +1311,49 @@ mod tests {
                 .unwrap();
             assert_eq!(concat(&read), original, "{compression}");
         }
+    }
+
+    #[tokio::test]
+    async fn parquet_unique_columns_have_no_dictionary() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("region", DataType::Utf8, false),
+        ]));
+        let batches: Vec<RecordBatch> = (0..3)
+            .map(|b| {
+                let ids = b * 4096..(b + 1) * 4096;
+                RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    vec![
+                        Arc::new(Int64Array::from_iter_values(ids.clone())),
+                        Arc::new(StringArray::from_iter_values(
+                            ids.map(|i| ["eu", "us"][(i % 2) as usize]),
+                        )),
+                    ],
+                )
+                .unwrap()
+            })
+            .collect();
+        let mut s = settings(DataFormat::Parquet, Compression::Snappy);
+        s.parquet_row_group_size = 5000;
+        let (data, _, rows, _) = write_artifact(&s, Arc::clone(&schema), &batches).await;
+        assert_eq!(rows, 3 * 4096);
+        let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)).unwrap();
+        assert_eq!(builder.metadata().num_row_groups(), 3);
+        for row_group in builder.metadata().row_groups() {
+            let dictionary: Vec<bool> = row_group
+                .columns()
+                .iter()
+                .map(|c| c.dictionary_page_offset().is_some())
+                .collect();
+            assert_eq!(dictionary, vec![false, true]);
+        }
+        let read: Vec<RecordBatch> = builder
+            .build()
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert_eq!(concat(&read), concat(&batches));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 3)]

@@ -10,6 +10,9 @@
 //! completed row group is appended to the file (and uploaded) only when the
 //! next one completes, so encoding never waits at a row group boundary; at
 //! most two row groups are in memory.
+//!
+//! The file writer is created with the first batch, which decides the
+//! columns written without a dictionary ([`super::dictionary`]).
 
 use std::sync::Arc;
 
@@ -20,14 +23,15 @@ use datafusion::parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn,
     ArrowRowGroupWriterFactory,
 };
-use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use datafusion::parquet::errors::ParquetError;
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use datafusion::parquet::file::writer::SerializedFileWriter;
 use tokio::sync::mpsc;
 
 use crate::error::{ExportError, Result};
 
+use super::dictionary::choose_dictionaries;
 use super::{check_schema, task_error, ArtifactWriter, TaskGroup, Upload, WriterSettings};
 
 /// Leaf columns queued per column task at most.
@@ -124,11 +128,32 @@ async fn encode_column(
     writer.close()
 }
 
+/// The Parquet file being assembled, and how its row groups' column writers
+/// are made.
+struct ParquetFile {
+    file: SerializedFileWriter<Vec<u8>>,
+    factory: ArrowRowGroupWriterFactory,
+}
+
+impl ParquetFile {
+    fn try_new(schema: &SchemaRef, props: WriterProperties) -> Result<Self> {
+        // `ArrowWriter` derives the Parquet schema and embeds the Arrow schema
+        // in the footer metadata; its parts then let columns encode in parallel.
+        let writer = ArrowWriter::try_new(Vec::new(), Arc::clone(schema), Some(props))
+            .map_err(parquet_error)?;
+        let (file, factory) = writer.into_serialized_writer().map_err(parquet_error)?;
+        Ok(ParquetFile { file, factory })
+    }
+}
+
 /// Writes one Parquet artifact.
 pub(super) struct ParquetWriter {
     schema: SchemaRef,
-    file: SerializedFileWriter<Vec<u8>>,
-    factory: ArrowRowGroupWriterFactory,
+    /// Settings of every column; per-column dictionary choices are added
+    /// when the first batch arrives.
+    props: WriterPropertiesBuilder,
+    /// Created with the first batch (or at finish, for an empty artifact).
+    file: Option<ParquetFile>,
     max_rows: usize,
     /// The row group receiving rows.
     current: Option<RowGroup>,
@@ -159,17 +184,15 @@ impl ParquetWriter {
         }
         let props = WriterProperties::builder()
             .set_max_row_group_row_count(Some(settings.parquet_row_group_size))
-            .set_compression(settings.compression.parquet_codec())
-            .build();
-        // `ArrowWriter` derives the Parquet schema and embeds the Arrow schema
-        // in the footer metadata; its parts then let columns encode in parallel.
-        let writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(props))
+            .set_compression(settings.compression.parquet_codec());
+        // Fails now, not at the first batch, for schemas Parquet cannot hold.
+        ArrowSchemaConverter::new()
+            .convert(&schema)
             .map_err(parquet_error)?;
-        let (file, factory) = writer.into_serialized_writer().map_err(parquet_error)?;
         Ok(ParquetWriter {
             schema,
-            file,
-            factory,
+            props,
+            file: None,
             max_rows: settings.parquet_row_group_size,
             current: None,
             pending: None,
@@ -187,12 +210,26 @@ impl ParquetWriter {
         })
     }
 
+    /// The file, created on first use with the dictionary choices `sample`
+    /// leads to (defaults without a sample).
+    fn file(&mut self, sample: Option<&RecordBatch>) -> Result<&mut ParquetFile> {
+        if self.file.is_none() {
+            let props = match sample {
+                Some(batch) => choose_dictionaries(self.props.clone(), batch)?,
+                None => self.props.clone(),
+            };
+            self.file = Some(ParquetFile::try_new(&self.schema, props.build())?);
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| ExportError::Invalid("parquet writer: no file".to_string()))
+    }
+
     /// Uploads whatever the file writer has produced so far.
     async fn drain(&mut self) -> Result<()> {
-        self.file
-            .flush()
-            .map_err(|e| ExportError::DataFusion(e.into()))?;
-        let bytes = std::mem::take(self.file.inner_mut());
+        let file = &mut self.file(None)?.file;
+        file.flush().map_err(|e| ExportError::DataFusion(e.into()))?;
+        let bytes = std::mem::take(file.inner_mut());
         self.upload()?.put(Bytes::from(bytes)).await
     }
 
@@ -214,7 +251,11 @@ impl ParquetWriter {
     async fn append(&mut self, group: RowGroup) -> Result<()> {
         self.flushed_arrow_bytes += group.arrow_bytes;
         let chunks = group.close().await?;
-        let mut row_group = self.file.next_row_group().map_err(parquet_error)?;
+        let mut row_group = self
+            .file(None)?
+            .file
+            .next_row_group()
+            .map_err(parquet_error)?;
         for chunk in chunks {
             chunk
                 .append_to_row_group(&mut row_group)
@@ -237,9 +278,11 @@ impl ArtifactWriter for ParquetWriter {
         let mut offset = 0;
         while offset < rows {
             if self.current.is_none() {
+                let index = self.started;
                 let writers = self
+                    .file(Some(batch))?
                     .factory
-                    .create_column_writers(self.started)
+                    .create_column_writers(index)
                     .map_err(parquet_error)?;
                 self.started += 1;
                 self.current = Some(RowGroup::start(writers));
@@ -290,7 +333,7 @@ impl ArtifactWriter for ParquetWriter {
             if let Some(last) = self.pending.take() {
                 self.append(last).await?;
             }
-            self.file.finish().map_err(parquet_error)?;
+            self.file(None)?.file.finish().map_err(parquet_error)?;
             self.drain().await
         }
         .await;
