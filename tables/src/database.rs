@@ -379,11 +379,19 @@ impl Database {
             Arc::clone(&schema),
             self.inner.options.max_rows_per_extent,
         );
-        while let Some(batch) = batches.next().await {
-            let batch = batch?;
-            if batch.num_rows() > 0 {
-                writer.write(&batch).await?;
+        let written = async {
+            while let Some(batch) = batches.next().await {
+                let batch = batch?;
+                if batch.num_rows() > 0 {
+                    writer.write(&batch).await?;
+                }
             }
+            Ok::<_, TablesError>(())
+        }
+        .await;
+        if let Err(e) = written {
+            writer.abort().await;
+            return Err(e);
         }
         let rows = writer.rows();
         let extents = writer.finish().await?;

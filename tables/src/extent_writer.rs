@@ -1,20 +1,36 @@
 //! Writing ingested record batches into new, immutable Parquet extents.
+//!
+//! The Parquet writer is the synchronous [`ArrowWriter`]: an extent is one row
+//! group, so nothing reaches the file before the row group is complete, and
+//! the async writer would only add a copy of it. Its output lands in
+//! fixed-size chunks ([`Chunks`]) that go to the store without another copy:
+//! one `PUT` for an extent that fits in a chunk, otherwise a multipart upload
+//! of whole chunks (a few in flight), started as soon as the first chunk
+//! fills.
 
+use std::io::Write;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use datafusion::arrow::array::{new_null_array, ArrayRef, RecordBatch};
 use datafusion::arrow::compute::{cast_with_options, CastOptions};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::parquet::arrow::async_writer::AsyncArrowWriter;
+use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
-use object_store::buffered::BufWriter;
 use object_store::path::Path;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use uuid::Uuid;
 
 use crate::error::{Result, TablesError};
 use crate::log::action::ExtentFile;
+
+/// Size of the chunks an extent is uploaded in (and of its multipart parts;
+/// object stores want at least 5 MiB).
+const CHUNK_SIZE: usize = 8 * 1024 * 1024;
+
+/// Multipart parts of one extent in flight at most.
+const MAX_PARTS_IN_FLIGHT: usize = 4;
 
 /// The Parquet settings of every extent; the ingest benchmark's baseline uses them too.
 pub fn extent_writer_properties() -> WriterProperties {
@@ -23,14 +39,61 @@ pub fn extent_writer_properties() -> WriterProperties {
         .build()
 }
 
+/// A `Write` target keeping the encoded file in [`CHUNK_SIZE`] chunks, so the
+/// bytes are never moved again on their way to the store.
+#[derive(Default)]
+struct Chunks {
+    /// Filled chunks, not yet handed to the upload.
+    full: Vec<Bytes>,
+    current: Vec<u8>,
+    /// Bytes written in all.
+    written: u64,
+}
+
+impl Write for Chunks {
+    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
+        let written = buf.len();
+        self.written += written as u64;
+        while !buf.is_empty() {
+            if self.current.capacity() == 0 {
+                self.current = Vec::with_capacity(CHUNK_SIZE);
+            }
+            let take = (CHUNK_SIZE - self.current.len()).min(buf.len());
+            self.current.extend_from_slice(&buf[..take]);
+            buf = &buf[take..];
+            if self.current.len() == CHUNK_SIZE {
+                self.full
+                    .push(Bytes::from(std::mem::take(&mut self.current)));
+            }
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One extent being written.
+struct OpenExtent {
+    writer: ArrowWriter<Chunks>,
+    file: ExtentFile,
+    /// Started once the first chunk fills.
+    upload: Option<WriteMultipart>,
+}
+
 /// Streams batches of one table into extents, starting a new extent every
 /// `max_rows` records so that scans of big ingestions still parallelise.
+///
+/// After an error, call [`abort`](Self::abort) so that no multipart upload is
+/// left behind (extents already finished are never committed: orphans).
 pub struct ExtentWriter {
     store: Arc<dyn ObjectStore>,
     table: String,
     schema: SchemaRef,
     max_rows: usize,
-    current: Option<(AsyncArrowWriter<BufWriter>, ExtentFile)>,
+    props: WriterProperties,
+    current: Option<OpenExtent>,
     finished: Vec<ExtentFile>,
 }
 
@@ -47,6 +110,7 @@ impl ExtentWriter {
             table: table.to_string(),
             schema,
             max_rows: max_rows.max(1),
+            props: extent_writer_properties(),
             current: None,
             finished: Vec::new(),
         }
@@ -55,7 +119,7 @@ impl ExtentWriter {
     /// Rows written so far.
     pub fn rows(&self) -> u64 {
         self.finished.iter().map(|e| e.rows).sum::<u64>()
-            + self.current.as_ref().map_or(0, |(_, e)| e.rows)
+            + self.current.as_ref().map_or(0, |e| e.file.rows)
     }
 
     /// Conforms `batch` to the table's columns and writes it.
@@ -66,16 +130,18 @@ impl ExtentWriter {
             if self.current.is_none() {
                 self.start()?;
             }
-            let Some((writer, file)) = self.current.as_mut() else {
+            let Some(extent) = self.current.as_mut() else {
                 break;
             };
-            let room = self.max_rows - file.rows as usize;
+            let room = self.max_rows - extent.file.rows as usize;
             let take = room.min(batch.num_rows() - offset);
-            writer.write(&batch.slice(offset, take)).await?;
-            file.rows += take as u64;
+            extent.writer.write(&batch.slice(offset, take))?;
+            extent.file.rows += take as u64;
             offset += take;
-            if file.rows as usize >= self.max_rows {
+            if extent.file.rows as usize >= self.max_rows {
                 self.close_current().await?;
+            } else {
+                self.upload_full_chunks().await?;
             }
         }
         Ok(())
@@ -87,35 +153,108 @@ impl ExtentWriter {
         Ok(self.finished)
     }
 
+    /// Abandons the extent being written (its multipart upload, if any).
+    pub async fn abort(mut self) {
+        if let Some(upload) = self.current.take().and_then(|e| e.upload) {
+            // Best effort: a part left behind is an orphan, never committed.
+            let _ = upload.abort().await;
+        }
+    }
+
     fn start(&mut self) -> Result<()> {
         let id = Uuid::new_v4();
         let path = format!("extents/{}.parquet", id.simple());
-        let object = BufWriter::new(Arc::clone(&self.store), Path::from(path.as_str()));
-        let writer = AsyncArrowWriter::try_new(
-            object,
+        let writer = ArrowWriter::try_new(
+            Chunks::default(),
             Arc::clone(&self.schema),
-            Some(extent_writer_properties()),
+            Some(self.props.clone()),
         )?;
-        self.current = Some((
+        self.current = Some(OpenExtent {
             writer,
-            ExtentFile {
+            file: ExtentFile {
                 id,
                 path,
                 rows: 0,
                 size: 0,
             },
-        ));
+            upload: None,
+        });
+        Ok(())
+    }
+
+    /// Hands the filled chunks of the current extent (complete row groups
+    /// of an extent of several) to its multipart upload.
+    async fn upload_full_chunks(&mut self) -> Result<()> {
+        let Some(extent) = self.current.as_mut() else {
+            return Ok(());
+        };
+        let full = std::mem::take(&mut extent.writer.inner_mut().full);
+        if full.is_empty() {
+            return Ok(());
+        }
+        let path = Path::from(extent.file.path.as_str());
+        let upload = multipart(&self.store, &path, &mut extent.upload).await?;
+        for chunk in full {
+            // On error the caller aborts the upload (`abort`).
+            upload.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await?;
+            upload.put(chunk);
+        }
         Ok(())
     }
 
     async fn close_current(&mut self) -> Result<()> {
-        if let Some((mut writer, mut file)) = self.current.take() {
-            writer.finish().await?;
-            file.size = writer.bytes_written() as u64;
-            self.finished.push(file);
+        let Some(OpenExtent {
+            writer,
+            mut file,
+            upload,
+        }) = self.current.take()
+        else {
+            return Ok(());
+        };
+        let chunks = writer.into_inner()?; // writes the footer
+        file.size = chunks.written;
+        let mut parts = chunks.full;
+        if !chunks.current.is_empty() {
+            parts.push(Bytes::from(chunks.current));
         }
+        let path = Path::from(file.path.as_str());
+        let mut upload = upload;
+        if upload.is_none() && parts.len() > 1 {
+            multipart(&self.store, &path, &mut upload).await?;
+        }
+        match upload {
+            None => {
+                self.store
+                    .put(&path, parts.into_iter().collect::<PutPayload>())
+                    .await?;
+            }
+            Some(mut upload) => {
+                for part in parts {
+                    if let Err(e) = upload.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await {
+                        let _ = upload.abort().await;
+                        return Err(e.into());
+                    }
+                    upload.put(part);
+                }
+                upload.finish().await?;
+            }
+        }
+        self.finished.push(file);
         Ok(())
     }
+}
+
+/// The multipart upload in `slot`, started if need be.
+async fn multipart<'a>(
+    store: &Arc<dyn ObjectStore>,
+    path: &Path,
+    slot: &'a mut Option<WriteMultipart>,
+) -> Result<&'a mut WriteMultipart> {
+    let upload = match slot.take() {
+        Some(upload) => upload,
+        None => WriteMultipart::new_with_chunk_size(store.put_multipart(path).await?, CHUNK_SIZE),
+    };
+    Ok(slot.insert(upload))
 }
 
 /// Makes `batch` match the table's columns: same names (any order), each column of
@@ -212,12 +351,98 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::{Int32Array, StringArray};
     use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use futures::TryStreamExt;
+    use object_store::memory::InMemory;
 
     fn table_schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
             Field::new("a", DataType::Int64, true),
             Field::new("s", DataType::Utf8, true),
         ]))
+    }
+
+    /// `rows` rows of 64 pseudo-random (incompressible) bytes each.
+    fn random_rows(seed: u64, rows: usize) -> RecordBatch {
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let values: Vec<Vec<u8>> = (0..rows)
+            .map(|_| (0..8).flat_map(|_| next().to_le_bytes()).collect())
+            .collect();
+        RecordBatch::try_from_iter(vec![(
+            "b",
+            Arc::new(datafusion::arrow::array::BinaryArray::from_iter_values(
+                values,
+            )) as ArrayRef,
+        )])
+        .unwrap()
+    }
+
+    async fn read_extent(store: &InMemory, file: &ExtentFile) -> Vec<RecordBatch> {
+        let data = store
+            .get(&Path::from(file.path.as_str()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(data.len() as u64, file.size);
+        ParquetRecordBatchReaderBuilder::try_new(data)
+            .unwrap()
+            .build()
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn small_and_multipart_extents_read_back() {
+        let store = Arc::new(InMemory::new());
+        let batches: Vec<RecordBatch> = (0..4).map(|i| random_rows(i, 40_000)).collect();
+        // 160,000 rows of 64 bytes (~10 MiB): a multipart extent of 140,000
+        // rows (over one chunk) and a single-PUT extent of 20,000.
+        let mut writer = ExtentWriter::new(store.clone(), "T", batches[0].schema(), 140_000);
+        // Row groups of 20,000 rows reach the upload while the extent is written.
+        writer.props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(20_000))
+            .build();
+        for batch in &batches {
+            writer.write(batch).await.unwrap();
+        }
+        assert_eq!(writer.rows(), 160_000);
+        let extents = writer.finish().await.unwrap();
+        let rows: Vec<u64> = extents.iter().map(|e| e.rows).collect();
+        assert_eq!(rows, vec![140_000, 20_000]);
+        assert!(extents[0].size > CHUNK_SIZE as u64, "{}", extents[0].size);
+        assert!(extents[1].size < CHUNK_SIZE as u64, "{}", extents[1].size);
+        let mut read = Vec::new();
+        for extent in &extents {
+            read.extend(read_extent(&store, extent).await);
+        }
+        let all = |b: &[RecordBatch]| {
+            datafusion::arrow::compute::concat_batches(&b[0].schema(), b).unwrap()
+        };
+        assert_eq!(all(&read), all(&batches));
+    }
+
+    #[tokio::test]
+    async fn abort_leaves_no_extent() {
+        let store = Arc::new(InMemory::new());
+        let mut writer = ExtentWriter::new(store.clone(), "T", random_rows(0, 1).schema(), 1 << 20);
+        writer.props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(20_000))
+            .build();
+        // Over one chunk in complete row groups: the multipart upload has started.
+        writer.write(&random_rows(7, 200_000)).await.unwrap();
+        assert!(writer.current.as_ref().unwrap().upload.is_some());
+        writer.abort().await;
+        let listed: Vec<_> = store.list(None).try_collect().await.unwrap();
+        assert!(listed.is_empty(), "{listed:?}");
     }
 
     #[test]

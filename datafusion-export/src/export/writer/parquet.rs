@@ -228,7 +228,8 @@ impl ParquetWriter {
     /// Uploads whatever the file writer has produced so far.
     async fn drain(&mut self) -> Result<()> {
         let file = &mut self.file(None)?.file;
-        file.flush().map_err(|e| ExportError::DataFusion(e.into()))?;
+        file.flush()
+            .map_err(|e| ExportError::DataFusion(e.into()))?;
         let bytes = std::mem::take(file.inner_mut());
         self.upload()?.put(Bytes::from(bytes)).await
     }
