@@ -476,14 +476,12 @@ impl TextPlan {
         let mut preps = Vec::with_capacity(schema.fields().len());
         for field in schema.fields() {
             let (prep, data_type) = match field.data_type() {
-                DataType::Timestamp(unit, tz)
-                    if !matches!(tz.as_deref(), Some(UTC_OFFSET | "UTC")) =>
-                {
-                    (
-                        Prep::AsUtc,
-                        DataType::Timestamp(*unit, Some(UTC_OFFSET.into())),
-                    )
-                }
+                // "UTC" too: Arrow formats a fixed offset much faster than a
+                // named zone (same text: `Z`).
+                DataType::Timestamp(unit, tz) if tz.as_deref() != Some(UTC_OFFSET) => (
+                    Prep::AsUtc,
+                    DataType::Timestamp(*unit, Some(UTC_OFFSET.into())),
+                ),
                 DataType::Duration(_) => (Prep::Timespan, DataType::Utf8),
                 t if nested_as_json && t.is_nested() => (Prep::NestedJson, DataType::Utf8),
                 t => (Prep::Keep, t.clone()),
