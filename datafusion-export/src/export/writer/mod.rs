@@ -808,6 +808,16 @@ mod tests {
         datafusion::arrow::compute::concat_batches(&batches[0].schema(), batches).unwrap()
     }
 
+    /// Every row of a Parquet file, as one batch.
+    fn read_all(builder: ParquetRecordBatchReaderBuilder<Bytes>) -> RecordBatch {
+        let read: Vec<RecordBatch> = builder
+            .build()
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        concat(&read)
+    }
+
     /// The text forms of the sample columns as they must read back.
     fn assert_text_round_trip(original: &RecordBatch, read: &RecordBatch, format: DataFormat) {
         assert_eq!(read.num_rows(), original.num_rows());
@@ -1222,12 +1232,7 @@ mod tests {
         assert_eq!(size, data.len() as u64);
         let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)).unwrap();
         assert_eq!(builder.metadata().num_row_groups(), 7);
-        let read: Vec<RecordBatch> = builder
-            .build()
-            .unwrap()
-            .collect::<std::result::Result<_, _>>()
-            .unwrap();
-        assert_eq!(concat(&read), original);
+        assert_eq!(read_all(builder), original);
     }
 
     #[tokio::test]
@@ -1302,12 +1307,7 @@ mod tests {
                 assert_eq!(column.compression(), codec, "{compression}");
             }
             assert_eq!(builder.schema(), &sample_schema());
-            let read: Vec<RecordBatch> = builder
-                .build()
-                .unwrap()
-                .collect::<std::result::Result<_, _>>()
-                .unwrap();
-            assert_eq!(concat(&read), original, "{compression}");
+            assert_eq!(read_all(builder), original, "{compression}");
         }
     }
 
@@ -1346,12 +1346,7 @@ mod tests {
                 .collect();
             assert_eq!(dictionary, vec![false, true]);
         }
-        let read: Vec<RecordBatch> = builder
-            .build()
-            .unwrap()
-            .collect::<std::result::Result<_, _>>()
-            .unwrap();
-        assert_eq!(concat(&read), concat(&batches));
+        assert_eq!(read_all(builder), concat(&batches));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
@@ -1391,12 +1386,7 @@ mod tests {
             .map(|rg| rg.num_rows())
             .collect();
         assert_eq!(sizes, vec![300, 300, 300, 124]);
-        let read: Vec<RecordBatch> = builder
-            .build()
-            .unwrap()
-            .collect::<std::result::Result<_, _>>()
-            .unwrap();
-        assert_eq!(concat(&read), concat(&batches));
+        assert_eq!(read_all(builder), concat(&batches));
     }
 
     #[tokio::test]
@@ -1429,13 +1419,8 @@ mod tests {
         let s = settings(DataFormat::Parquet, Compression::Zstd);
         let (data, _, _, _) =
             write_artifact(&s, Arc::clone(&schema), std::slice::from_ref(&batch)).await;
-        let read: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data))
-            .unwrap()
-            .build()
-            .unwrap()
-            .collect::<std::result::Result<_, _>>()
-            .unwrap();
-        assert_eq!(concat(&read), batch);
+        let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)).unwrap();
+        assert_eq!(read_all(builder), batch);
 
         let (data, uncompressed, rows, size) = write_artifact(&s, Arc::clone(&schema), &[]).await;
         assert_eq!((uncompressed, rows), (0, 0));
