@@ -9,7 +9,7 @@
 //! larger than plain encoding. Ids, timestamps, measurements and free text are
 //! like that, and they are most of a typical table.
 //!
-//! So each Parquet artifact looks at its first batch: a column whose sampled
+//! So each Parquet artifact looks at its first rows: a column whose sampled
 //! non-null values are nearly all seen exactly once is written plain. The
 //! share of values seen once is the Good–Turing estimate of the chance that
 //! the next value is new; it stays near 1 only for columns with many more
@@ -28,8 +28,8 @@ use datafusion::parquet::schema::types::ColumnPath;
 
 use crate::error::Result;
 
-/// Rows of the first batch looked at.
-const SAMPLE_ROWS: usize = 8192;
+/// Rows looked at: the first ones of an artifact.
+pub(super) const SAMPLE_ROWS: usize = 8192;
 
 /// Fewer non-null sampled values than this tell too little: keep the default.
 const MIN_SAMPLE_VALUES: usize = 512;

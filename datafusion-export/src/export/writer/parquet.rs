@@ -11,13 +11,17 @@
 //! next one completes, so encoding never waits at a row group boundary; at
 //! most two row groups are in memory.
 //!
-//! The file writer is created with the first batch, which decides the
-//! columns written without a dictionary ([`super::dictionary`]).
+//! The file writer is created once [`SAMPLE_ROWS`] rows have arrived (or at
+//! finish): they decide the columns written without a dictionary
+//! ([`super::dictionary`]). Until then the batches are held as they are, so a
+//! partition that receives a few rows per batch is still judged on a fair
+//! sample.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn,
@@ -31,7 +35,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{ExportError, Result};
 
-use super::dictionary::choose_dictionaries;
+use super::dictionary::{choose_dictionaries, SAMPLE_ROWS};
 use super::{check_schema, task_error, ArtifactWriter, TaskGroup, Upload, WriterSettings};
 
 /// Leaf columns queued per column task at most.
@@ -75,12 +79,8 @@ impl RowGroup {
     /// Sends the leaves of `batch` to the column tasks.
     async fn send(&mut self, schema: &SchemaRef, batch: &RecordBatch) -> Result<()> {
         let mut index = 0;
+        self.arrow_bytes += arrow_bytes(batch);
         for (field, column) in schema.fields().iter().zip(batch.columns()) {
-            let data = column.to_data();
-            let size = data
-                .get_slice_memory_size()
-                .unwrap_or_else(|_| column.get_array_memory_size());
-            self.arrow_bytes += size as u64;
             for leaf in compute_leaves(field, column).map_err(parquet_error)? {
                 let task = self.columns.get(index).ok_or_else(|| {
                     ExportError::Invalid("parquet writer: more leaves than columns".to_string())
@@ -118,6 +118,20 @@ impl RowGroup {
     }
 }
 
+/// The in-memory size of `batch`'s rows (of a slice, not its whole buffers).
+fn arrow_bytes(batch: &RecordBatch) -> u64 {
+    batch
+        .columns()
+        .iter()
+        .map(|column| {
+            column
+                .to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| column.get_array_memory_size()) as u64
+        })
+        .sum()
+}
+
 async fn encode_column(
     mut writer: ArrowColumnWriter,
     mut rx: mpsc::Receiver<ArrowLeafColumn>,
@@ -150,10 +164,15 @@ impl ParquetFile {
 pub(super) struct ParquetWriter {
     schema: SchemaRef,
     /// Settings of every column; per-column dictionary choices are added
-    /// when the first batch arrives.
+    /// when the file is created.
     props: WriterPropertiesBuilder,
-    /// Created with the first batch (or at finish, for an empty artifact).
+    /// Created once the held batches make a sample (or at finish).
     file: Option<ParquetFile>,
+    /// Batches received before the file exists.
+    held: Vec<RecordBatch>,
+    held_rows: usize,
+    /// Arrow in-memory size of the held rows.
+    held_bytes: u64,
     max_rows: usize,
     /// The row group receiving rows.
     current: Option<RowGroup>,
@@ -193,6 +212,9 @@ impl ParquetWriter {
             schema,
             props,
             file: None,
+            held: Vec::new(),
+            held_rows: 0,
+            held_bytes: 0,
             max_rows: settings.parquet_row_group_size,
             current: None,
             pending: None,
@@ -210,24 +232,66 @@ impl ParquetWriter {
         })
     }
 
-    /// The file, created on first use with the dictionary choices `sample`
-    /// leads to (defaults without a sample).
-    fn file(&mut self, sample: Option<&RecordBatch>) -> Result<&mut ParquetFile> {
-        if self.file.is_none() {
-            let props = match sample {
-                Some(batch) => choose_dictionaries(self.props.clone(), batch)?,
-                None => self.props.clone(),
-            };
-            self.file = Some(ParquetFile::try_new(&self.schema, props.build())?);
-        }
+    /// The file (see [`Self::create_file`]).
+    fn file(&mut self) -> Result<&mut ParquetFile> {
         self.file
             .as_mut()
             .ok_or_else(|| ExportError::Invalid("parquet writer: no file".to_string()))
     }
 
+    /// Creates the file with the dictionary choices the held batches lead to,
+    /// then writes them.
+    async fn create_file(&mut self) -> Result<()> {
+        let held = std::mem::take(&mut self.held);
+        let props = if held.is_empty() {
+            self.props.clone()
+        } else {
+            let sample = concat_batches(&self.schema, &held)?;
+            choose_dictionaries(self.props.clone(), &sample)?
+        };
+        self.file = Some(ParquetFile::try_new(&self.schema, props.build())?);
+        self.held_rows = 0;
+        self.held_bytes = 0;
+        for batch in &held {
+            self.encode(batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `batch` to the row groups (the file exists).
+    async fn encode(&mut self, batch: &RecordBatch) -> Result<()> {
+        let rows = batch.num_rows();
+        let mut offset = 0;
+        while offset < rows {
+            if self.current.is_none() {
+                let index = self.started;
+                let writers = self
+                    .file()?
+                    .factory
+                    .create_column_writers(index)
+                    .map_err(parquet_error)?;
+                self.started += 1;
+                self.current = Some(RowGroup::start(writers));
+            }
+            let group = self.current.as_mut().expect("row group just started");
+            let take = (self.max_rows - group.rows).min(rows - offset);
+            let part = if take == rows {
+                batch.clone()
+            } else {
+                batch.slice(offset, take)
+            };
+            group.send(&self.schema, &part).await?;
+            offset += take;
+            if group.rows >= self.max_rows {
+                self.complete_row_group().await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Uploads whatever the file writer has produced so far.
     async fn drain(&mut self) -> Result<()> {
-        let file = &mut self.file(None)?.file;
+        let file = &mut self.file()?.file;
         file.flush()
             .map_err(|e| ExportError::DataFusion(e.into()))?;
         let bytes = std::mem::take(file.inner_mut());
@@ -252,11 +316,7 @@ impl ParquetWriter {
     async fn append(&mut self, group: RowGroup) -> Result<()> {
         self.flushed_arrow_bytes += group.arrow_bytes;
         let chunks = group.close().await?;
-        let mut row_group = self
-            .file(None)?
-            .file
-            .next_row_group()
-            .map_err(parquet_error)?;
+        let mut row_group = self.file()?.file.next_row_group().map_err(parquet_error)?;
         for chunk in chunks {
             chunk
                 .append_to_row_group(&mut row_group)
@@ -276,32 +336,16 @@ impl ArtifactWriter for ParquetWriter {
             return Ok(());
         }
         check_schema(&self.schema, batch)?;
-        let mut offset = 0;
-        while offset < rows {
-            if self.current.is_none() {
-                let index = self.started;
-                let writers = self
-                    .file(Some(batch))?
-                    .factory
-                    .create_column_writers(index)
-                    .map_err(parquet_error)?;
-                self.started += 1;
-                self.current = Some(RowGroup::start(writers));
-            }
-            let group = self.current.as_mut().expect("row group just started");
-            let take = (self.max_rows - group.rows).min(rows - offset);
-            let part = if take == rows {
-                batch.clone()
-            } else {
-                batch.slice(offset, take)
-            };
-            group.send(&self.schema, &part).await?;
-            offset += take;
-            if group.rows >= self.max_rows {
-                self.complete_row_group().await?;
-            }
-        }
         self.rows += rows as u64;
+        if self.file.is_some() {
+            return self.encode(batch).await;
+        }
+        self.held.push(batch.clone());
+        self.held_rows += rows;
+        self.held_bytes += arrow_bytes(batch);
+        if self.held_rows >= SAMPLE_ROWS {
+            self.create_file().await?;
+        }
         Ok(())
     }
 
@@ -313,7 +357,8 @@ impl ArtifactWriter for ParquetWriter {
             .into_iter()
             .flatten()
             .map(|g| g.arrow_bytes)
-            .sum();
+            .sum::<u64>()
+            + self.held_bytes;
         let in_progress = if self.flushed_arrow_bytes == 0 {
             arrow
         } else {
@@ -330,11 +375,14 @@ impl ArtifactWriter for ParquetWriter {
 
     async fn finish(mut self: Box<Self>) -> Result<u64> {
         let result = async {
+            if self.file.is_none() {
+                self.create_file().await?;
+            }
             self.complete_row_group().await?;
             if let Some(last) = self.pending.take() {
                 self.append(last).await?;
             }
-            self.file(None)?.file.finish().map_err(parquet_error)?;
+            self.file()?.file.finish().map_err(parquet_error)?;
             self.drain().await
         }
         .await;
