@@ -5,7 +5,7 @@
 //! their binary row encoding, so formatting a partition's path happens once per
 //! group, not once per row.
 
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
