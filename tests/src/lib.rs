@@ -222,9 +222,15 @@ pub fn row_count(batches: &[RecordBatch]) -> usize {
 /// Runs a Python snippet (the independent reader, pyarrow) and returns its stdout.
 /// Panics with an installation hint if Python or pyarrow is missing: CI installs them.
 pub fn python(script: &str) -> String {
+    // The `deltalake` package can abort the interpreter at exit, after the script has
+    // finished, while its runtime threads are torn down ("terminate called without an
+    // active exception", delta-io/delta-rs#2184): a script that got to its end leaves
+    // at once. An exception still exits with an error, before reaching this line.
+    let script =
+        format!("{script}\nimport os as _os, sys as _sys\n_sys.stdout.flush()\n_os._exit(0)\n");
     let out = std::process::Command::new("python3")
         .arg("-c")
-        .arg(script)
+        .arg(&script)
         .output()
         .expect("python3 is needed for the independent-reader tests (CI installs it)");
     assert!(

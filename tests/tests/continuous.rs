@@ -10,7 +10,8 @@ use datafusion_export::continuous::ContinuousSettings;
 use datafusion_export::tables::{Database, DatabaseOptions, ManualClock};
 use datafusion_export::Engine;
 use datafusion_export_integration_tests::{
-    i64_column, id_batch, injected_error, python, row_count, string_column, InstrumentedStore,
+    i64_column, id_batch, injected_error, python, row_count, rows_as_text, string_column,
+    InstrumentedStore,
 };
 use futures::future::BoxFuture;
 use object_store::memory::InMemory;
@@ -493,6 +494,20 @@ async fn a_crash_between_the_delta_commit_and_the_run_record_adds_no_duplicates(
         .await
         .unwrap();
     assert_eq!(i64_column(&back, "id"), vec![1, 2, 3, 4]);
+    // The recovered run lists the files its Delta commit added.
+    let artifacts = engine
+        .execute_collect(".show continuous-export E exported-artifacts")
+        .await
+        .unwrap();
+    let records = i64_column(&artifacts, "NumRecords");
+    assert_eq!(records.iter().sum::<i64>(), 4, "{records:?}");
+    let paths = rows_as_text(&artifacts);
+    assert!(
+        paths
+            .iter()
+            .all(|row| row.contains(&url.display().to_string())),
+        "{paths:?}"
+    );
     let out = python(&format!(
         "from deltalake import DeltaTable\nt = DeltaTable(r'{}')\nprint(sorted(t.to_pyarrow_table().column('id').to_pylist()))",
         url.display()

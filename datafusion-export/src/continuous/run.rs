@@ -183,18 +183,32 @@ async fn attempt(
             let landed = u64::try_from(version).unwrap_or(0);
             if landed > from {
                 // The Delta commit of this run (commits `(from, landed]`) landed but
-                // its record did not: record it now, without exporting again.
+                // its record did not: record it now, with the files that commit
+                // added, without exporting again.
+                let shown = url.redacted().trim_end_matches('/').to_string();
+                let artifacts = target
+                    .transaction_files(&app_id, version)
+                    .await?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|file| RunArtifact {
+                        path: format!("{shown}/{}", file.path),
+                        num_records: file.num_records,
+                        size: file.size,
+                    })
+                    .collect();
                 let record = RunRecord {
                     run,
                     from_cursor: from,
                     to_cursor: landed,
                     timestamp: now,
-                    artifacts: Vec::new(),
+                    artifacts,
                 };
                 commit_run(db, &export.name, &record).await?;
                 return Ok(RunOutcome {
                     run: Some(run),
                     to_cursor: landed,
+                    artifacts: record.artifacts,
                     ..nothing
                 });
             }

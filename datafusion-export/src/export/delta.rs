@@ -326,6 +326,40 @@ impl DeltaTarget {
             .map_err(|e| self.error("cannot read application transactions", e))
     }
 
+    /// The files added by the commit that recorded application transaction
+    /// `(app_id, txn_version)`, looking back from the latest table version over at most
+    /// [`MAX_COMMITS_SEARCHED`] commits. `None` when that commit is not found (older,
+    /// or its log entry was cleaned up).
+    pub async fn transaction_files(
+        &self,
+        app_id: &str,
+        txn_version: i64,
+    ) -> Result<Option<Vec<CommittedFile>>> {
+        let Some(table) = self.load_if_exists().await? else {
+            return Ok(None);
+        };
+        let Some(latest) = table.version() else {
+            return Ok(None);
+        };
+        let oldest = latest.saturating_sub(MAX_COMMITS_SEARCHED);
+        for version in (oldest..=latest).rev() {
+            let Some(entry) = self
+                .log_store
+                .read_commit_entry(version)
+                .await
+                .map_err(|e| self.error("cannot read the table log", e))?
+            else {
+                continue;
+            };
+            if let Some(files) = files_of_transaction(&entry, app_id, txn_version)
+                .map_err(|e| self.invalid(format!("commit {version}: {e}")))?
+            {
+                return Ok(Some(files));
+            }
+        }
+        Ok(None)
+    }
+
     /// Opens the existing table at its latest version, without any schema check.
     pub async fn open(&self) -> Result<DeltaTableHandle> {
         let table = self.load().await?;
@@ -747,6 +781,60 @@ impl DeltaTableHandle {
     pub fn delta_table(&self) -> &DeltaTable {
         &self.table
     }
+}
+
+/// Commits [`DeltaTarget::transaction_files`] reads back at most.
+pub const MAX_COMMITS_SEARCHED: u64 = 1000;
+
+/// A data file a Delta commit added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedFile {
+    /// Relative to the table root, as in the `add` action.
+    pub path: String,
+    /// Bytes stored.
+    pub size: u64,
+    /// Records, from the action's statistics (0 when it has none).
+    pub num_records: u64,
+}
+
+/// The files added by one commit's JSON lines if the commit carries application
+/// transaction `(app_id, version)`.
+fn files_of_transaction(
+    entry: &[u8],
+    app_id: &str,
+    version: i64,
+) -> std::result::Result<Option<Vec<CommittedFile>>, String> {
+    let mut ours = false;
+    let mut files = Vec::new();
+    for line in entry.split(|b| *b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let action: serde_json::Value =
+            serde_json::from_slice(line).map_err(|e| format!("not a Delta action: {e}"))?;
+        if let Some(txn) = action.get("txn") {
+            ours |= txn.get("appId").and_then(|v| v.as_str()) == Some(app_id)
+                && txn.get("version").and_then(|v| v.as_i64()) == Some(version);
+        }
+        if let Some(add) = action.get("add") {
+            let path = add
+                .get("path")
+                .and_then(|v| v.as_str())
+                .ok_or("an add action without a path")?;
+            let num_records = add
+                .get("stats")
+                .and_then(|v| v.as_str())
+                .and_then(|stats| serde_json::from_str::<serde_json::Value>(stats).ok())
+                .and_then(|stats| stats.get("numRecords").and_then(|n| n.as_u64()))
+                .unwrap_or(0);
+            files.push(CommittedFile {
+                path: path.to_string(),
+                size: add.get("size").and_then(|v| v.as_u64()).unwrap_or(0),
+                num_records,
+            });
+        }
+    }
+    Ok(ours.then_some(files))
 }
 
 /// The hive-style directory for `partition_values` as Delta writers name it, e.g.
@@ -1201,6 +1289,33 @@ mod tests {
             .to_string()
     }
 
+    #[test]
+    fn the_files_of_an_application_transaction_are_read_from_its_commit() {
+        let entry = br#"{"commitInfo":{"operation":"STREAMING UPDATE"}}
+{"txn":{"appId":"e1","version":42,"lastUpdated":1}}
+{"add":{"path":"a.parquet","size":100,"stats":"{\"numRecords\":3}","partitionValues":{},"modificationTime":1,"dataChange":true}}
+{"add":{"path":"b.parquet","size":50,"partitionValues":{},"modificationTime":1,"dataChange":true}}
+"#;
+        let files = files_of_transaction(entry, "e1", 42).unwrap().unwrap();
+        assert_eq!(
+            files,
+            vec![
+                CommittedFile {
+                    path: "a.parquet".into(),
+                    size: 100,
+                    num_records: 3
+                },
+                CommittedFile {
+                    path: "b.parquet".into(),
+                    size: 50,
+                    num_records: 0
+                },
+            ]
+        );
+        assert_eq!(files_of_transaction(entry, "e1", 41).unwrap(), None);
+        assert_eq!(files_of_transaction(entry, "e2", 42).unwrap(), None);
+        assert!(files_of_transaction(b"{not json", "e1", 42).is_err());
+    }
     #[tokio::test]
     async fn create_commit_read_back_with_app_transactions() {
         let dir = tempfile::tempdir().unwrap();
