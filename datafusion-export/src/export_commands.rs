@@ -4,14 +4,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{cast, col};
 use datafusion_export_tables::convertible;
 
 use crate::command::{
     BinStep, DataFormat, ExportCommand, ExportTarget, ExternalTableDef, ExternalTableKind,
-    PartitionExpr, PathFormatPart, Property, StartOfUnit,
+    KustoType, PartitionDef, PartitionExpr, PathFormatPart, Property, StartOfUnit,
 };
 use crate::engine::Engine;
 use crate::error::{ExportError, Result};
@@ -97,6 +97,7 @@ async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
                 format,
                 options,
                 partitioning: None,
+                data_columns: None,
                 max_open_writers: MAX_OPEN_WRITERS,
                 progress: engine.progress(),
             };
@@ -217,6 +218,7 @@ pub async fn export_to_table(
                 format,
                 options,
                 partitioning,
+                data_columns: None,
                 max_open_writers: MAX_OPEN_WRITERS,
                 progress,
             };
@@ -228,16 +230,45 @@ pub async fn export_to_table(
                 ExportError::Invalid("the Delta external table has no URL".into())
             })?;
             let target = DeltaTarget::new(url.expose(), HashMap::new())?;
-            let mut handle = target.ensure_table(&table.schema_ref(), &[]).await?;
+            let declared: Vec<String> = table
+                .def
+                .partitions
+                .iter()
+                .map(|p| p.name.clone())
+                .collect();
+            let mut handle = target.ensure_table(&table.schema_ref(), &declared).await?;
             let storage = StorageTarget {
                 store: target.object_store(&handle),
                 display: url.redacted().trim_end_matches('/').to_string(),
+            };
+            // The table's partitioning (declared, or found in an existing table):
+            // files go under `Column=value/` and hold the other columns only.
+            let partition_columns = handle.partition_columns().to_vec();
+            let (partitioning, data_columns) = if partition_columns.is_empty() {
+                (None, None)
+            } else {
+                let schema = Arc::new(frame.schema().as_arrow().clone());
+                let defs = partition_columns
+                    .iter()
+                    .map(|c| delta_partition_def(c, &schema))
+                    .collect::<Result<Vec<_>>>()?;
+                let data_columns = (0..schema.fields().len())
+                    .filter(|i| !partition_columns.contains(schema.field(*i).name()))
+                    .collect();
+                (
+                    Some((
+                        Partitioner::try_new(&defs, &schema)?,
+                        PathLayout::try_new(&partition_columns, &[])?,
+                    )),
+                    Some(data_columns),
+                )
             };
             let spec = ExportSpec {
                 targets: vec![storage],
                 format: DataFormat::Parquet,
                 options,
-                partitioning: None,
+                partitioning,
+                data_columns,
                 max_open_writers: MAX_OPEN_WRITERS,
                 progress,
             };
@@ -260,6 +291,37 @@ pub async fn export_to_table(
             Ok(artifacts)
         }
     }
+}
+
+/// A Delta partition column as a plain-column partition of the sink, whose values
+/// print as Delta records them (temporal columns other than dates print differently,
+/// so they are refused).
+fn delta_partition_def(column: &str, schema: &SchemaRef) -> Result<PartitionDef> {
+    let field = schema.field_with_name(column).map_err(|_| {
+        ExportError::Invalid(format!(
+            "Delta partition column '{column}' is not in the export's columns"
+        ))
+    })?;
+    let kusto_type = match field.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => KustoType::String,
+        DataType::Int8 | DataType::Int16 | DataType::Int32 => KustoType::Int,
+        DataType::Int64 => KustoType::Long,
+        DataType::Float32 | DataType::Float64 => KustoType::Real,
+        DataType::Boolean => KustoType::Bool,
+        DataType::Decimal128(..) => KustoType::Decimal,
+        DataType::Date32 => KustoType::Datetime,
+        other => {
+            return Err(ExportError::Invalid(format!(
+                "Delta partition column '{column}' is {other}; this exporter writes Delta tables \
+                 partitioned by string, integer, real, bool, decimal or date columns"
+            )))
+        }
+    };
+    Ok(PartitionDef {
+        name: column.to_string(),
+        kusto_type,
+        expr: PartitionExpr::Column(column.to_string()),
+    })
 }
 
 /// The result table of an export.

@@ -518,6 +518,92 @@ async fn export_to_delta_is_one_commit_readable_by_other_readers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitioned_delta_tables_keep_partition_values_in_the_log() {
+    let engine = engine_with_data(200).await;
+    let dir = tempfile::tempdir().unwrap();
+    let query = "SELECT id, CASE WHEN id % 3 = 0 THEN 'EU' WHEN id % 3 = 1 THEN 'US' END AS region, v FROM T";
+    let counts = "SELECT region, count(*) AS n FROM external_table('{}') GROUP BY region ORDER BY region NULLS LAST";
+
+    // 1. A new table, partitioned as declared.
+    let created = dir.path().join("created");
+    let err = engine
+        .execute_collect(&format!(
+            ".create external table Bad (id:long, region:string, v:real) kind=delta partition by (id:string) ('{}')",
+            created.display()
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("partition 'id:string' must be one of the table's columns"),
+        "{err}"
+    );
+    engine
+        .execute_collect(&format!(
+            ".create external table D (id:long, region:string, v:real) kind=delta partition by (region:string) ('{}')",
+            created.display()
+        ))
+        .await
+        .unwrap();
+    // 2. A table another writer created, partitioned: its partitioning is used.
+    let foreign = dir.path().join("foreign");
+    python(&format!(
+        "import pyarrow as pa\nfrom deltalake import write_deltalake\n\
+         write_deltalake(r'{}', pa.table({{'id': pa.array([-1], pa.int64()), 'region': ['EU'], 'v': [0.5]}}), partition_by=['region'])",
+        foreign.display()
+    ));
+    engine
+        .execute_collect(&format!(
+            ".create external table F (id:long, region:string, v:real) kind=delta ('{}')",
+            foreign.display()
+        ))
+        .await
+        .unwrap();
+
+    for (table, url, extra) in [("D", &created, 0), ("F", &foreign, 1)] {
+        engine
+            .execute_collect(&format!(".export to table {table} <| {query}"))
+            .await
+            .unwrap();
+        let back = engine
+            .execute_collect(&counts.replace("{}", table))
+            .await
+            .unwrap();
+        assert_eq!(
+            rows_as_text(&back),
+            rows_as_text(
+                &engine
+                    .execute_collect(&format!(
+                        "SELECT * FROM (VALUES ('EU', {}), ('US', 67), (NULL, 66)) AS x(region, n)",
+                        67 + extra
+                    ))
+                    .await
+                    .unwrap()
+            ),
+            "{table}"
+        );
+        // Another reader: partition values from the log; data files without them.
+        let out = python(&format!(
+            "import collections, pyarrow.parquet as pq\nfrom deltalake import DeltaTable\n\
+             t = DeltaTable(r'{}')\n\
+             print(t.metadata().partition_columns)\n\
+             print(sorted(collections.Counter(t.to_pyarrow_table().column('region').to_pylist()).items(), key=str))\n\
+             files = t.file_uris()\n\
+             print(all('region=' in f for f in files), sorted({{tuple(pq.read_schema(f).names) for f in files}}))",
+            url.display()
+        ));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "['region']", "{table}: {out}");
+        assert_eq!(
+            lines[1],
+            format!("[('EU', {}), ('US', 67), (None, 66)]", 67 + extra),
+            "{table}: {out}"
+        );
+        assert_eq!(lines[2], "True [('id', 'v')]", "{table}: {out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_partitions_stay_within_the_open_writer_bound() {
     // 200 partitions, more than the 32 artifacts a writer keeps open: the least
     // recently used ones are closed and reopened as new artifacts; nothing is lost.

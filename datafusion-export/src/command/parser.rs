@@ -25,7 +25,7 @@
 //!     ( <string> [, ...] )
 //!     [with ( <props> )]
 //! <create-ext> external table <name> [( <column>:<type> [, ...] )]
-//!     kind = delta ( <string> ) [with ( <props> )]
+//!     kind = delta [partition by ( <column>:<type> [, ...] )] ( <string> ) [with ( <props> )]
 //! .drop external table <name> [ifexists]
 //! .show external tables
 //! .show external table <name> [schema | cslschema]
@@ -67,8 +67,9 @@
 //! a `pathformat` needs `partition by`, refers only to declared partitions,
 //! uses every partition, separates partition references with a string and
 //! applies `datetime_pattern` only to datetime partitions. Delta external
-//! tables take exactly one URL and no `partition by`, `pathformat` or
-//! `dataformat`; storage external tables need a column list and a
+//! tables take exactly one URL, no `pathformat` or `dataformat`, and
+//! partitions only as plain columns (`partition by (Region:string)`) of
+//! non-temporal types; storage external tables need a column list and a
 //! `dataformat`.
 //!
 //! String literals follow the SQL tokenizer: a quote inside a literal is
@@ -1063,13 +1064,43 @@ impl<'a> Parser<'a> {
             .filter(|t| is_keyword(&t.token, "partition"))
             .cloned()
         {
-            if kind == ExternalTableKind::Delta {
-                return Err(self.error_at(
-                    t.start,
-                    delta_rejects("partition by", "partitions come from the Delta log"),
-                ));
-            }
             partitions = self.parse_partitions()?;
+            if kind == ExternalTableKind::Delta {
+                // A Delta table is partitioned by some of its columns; their values
+                // live in the log, not in the data files.
+                for p in &partitions {
+                    if !matches!(&p.expr, PartitionExpr::Column(c) if *c == p.name) {
+                        return Err(self.error_at(
+                            t.start,
+                            format!(
+                                "a kind=delta external table is partitioned by its own columns: \
+                                 write partition by ({}:{}), not an expression",
+                                truncate(&p.name),
+                                p.kusto_type
+                            ),
+                        ));
+                    }
+                    if !matches!(
+                        p.kusto_type,
+                        KustoType::String
+                            | KustoType::Int
+                            | KustoType::Long
+                            | KustoType::Real
+                            | KustoType::Bool
+                            | KustoType::Decimal
+                    ) {
+                        return Err(self.error_at(
+                            t.start,
+                            format!(
+                                "Delta partition column '{}' is {}; partition a Delta table by \
+                                 string, int, long, real, bool or decimal columns",
+                                truncate(&p.name),
+                                p.kusto_type
+                            ),
+                        ));
+                    }
+                }
+            }
         }
 
         let mut path_format = Vec::new();
@@ -3212,8 +3243,14 @@ dataformat=parquet
             0,
         );
         check(
-            ".create external table T kind=delta partition by (P:string) ('x')",
-            "'partition by' is not allowed for kind=delta external tables",
+            ".create external table T kind=delta partition by (P:string = s) ('x')",
+            "a kind=delta external table is partitioned by its own columns: write partition by (P:string), not an expression",
+            "partition",
+            0,
+        );
+        check(
+            ".create external table T kind=delta partition by (D:datetime) ('x')",
+            "Delta partition column 'D' is datetime; partition a Delta table by string, int, long, real, bool or decimal columns",
             "partition",
             0,
         );

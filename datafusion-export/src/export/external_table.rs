@@ -21,6 +21,9 @@ use datafusion::datasource::provider_as_source;
 use datafusion::datasource::view::ViewTable;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::{cast, ident, lit, Expr, LogicalPlanBuilder, TableType};
+use datafusion::physical_expr::expressions::{CastExpr, Column as PhysicalColumn};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_export_tables::Database;
 use serde::{Deserialize, Serialize};
@@ -167,6 +170,8 @@ pub async fn resolve(def: ExternalTableDef, runtime: &RuntimeEnv) -> Result<Exte
                 )));
             }
             let target = DeltaTarget::new(def.urls[0].expose(), HashMap::new())?;
+            let partition_columns: Vec<String> =
+                def.partitions.iter().map(|p| p.name.clone()).collect();
             if def.columns.is_empty() {
                 let provider = target.table_provider().await.map_err(|e| {
                     ExportError::Invalid(format!(
@@ -174,12 +179,38 @@ pub async fn resolve(def: ExternalTableDef, runtime: &RuntimeEnv) -> Result<Exte
                         def.name
                     ))
                 })?;
+                if !partition_columns.is_empty() {
+                    let actual = target.open().await?.partition_columns().to_vec();
+                    if actual != partition_columns {
+                        return Err(ExportError::Invalid(format!(
+                            "external table '{}': the Delta table is partitioned by [{}], not [{}]",
+                            def.name,
+                            actual.join(", "),
+                            partition_columns.join(", ")
+                        )));
+                    }
+                }
                 provider.schema().as_ref().clone()
             } else {
+                for p in &def.partitions {
+                    let declared_type = def
+                        .columns
+                        .iter()
+                        .find(|c| c.name == p.name)
+                        .map(|c| c.kusto_type);
+                    if declared_type != Some(p.kusto_type) {
+                        return Err(ExportError::Invalid(format!(
+                            "external table '{}': partition '{}:{}' must be one of the table's \
+                             columns, with its type",
+                            def.name, p.name, p.kusto_type
+                        )));
+                    }
+                }
                 // The Delta table's own types (timestamps in microseconds, for one)
-                // are what exports must write and what reads return.
+                // are what exports must write and what reads return. A new table is
+                // created with the declared partitioning; an existing one must have it.
                 let handle = target
-                    .ensure_table(&Arc::new(declared.clone()), &[])
+                    .ensure_table(&Arc::new(declared.clone()), &partition_columns)
                     .await?;
                 handle.schema().as_ref().clone()
             }
@@ -454,6 +485,36 @@ impl TableProvider for DeltaReadBack {
                 self.table.def.name
             );
         }
-        provider.scan(state, projection, filters, limit).await
+        // deltalake's provider puts partition columns last, dictionary-encoded: scan
+        // the columns by name, then give them the declared order and types.
+        let declared = &self.table.schema;
+        let provider_schema = provider.schema();
+        let wanted: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..declared.fields().len()).collect(),
+        };
+        let inner = wanted
+            .iter()
+            .map(|&i| provider_schema.index_of(declared.field(i).name()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let plan = provider.scan(state, Some(&inner), filters, limit).await?;
+        let scanned = plan.schema();
+        let exprs = wanted
+            .iter()
+            .map(|&i| {
+                let field = declared.field(i);
+                let index = scanned.index_of(field.name())?;
+                let column: Arc<dyn PhysicalExpr> =
+                    Arc::new(PhysicalColumn::new(field.name(), index));
+                let expr: Arc<dyn PhysicalExpr> =
+                    if scanned.field(index).data_type() == field.data_type() {
+                        column
+                    } else {
+                        Arc::new(CastExpr::new(column, field.data_type().clone(), None))
+                    };
+                Ok((expr, field.name().clone()))
+            })
+            .collect::<DfResult<Vec<_>>>()?;
+        Ok(Arc::new(ProjectionExec::try_new(exprs, plan)?))
     }
 }

@@ -46,6 +46,9 @@ pub struct ExportSpec {
     pub options: ExportOptions,
     /// `partition by`, if any, with its path layout.
     pub partitioning: Option<(Partitioner, PathLayout)>,
+    /// The input columns written into the files, when not all of them: a Delta
+    /// table keeps its partition columns' values in its log only.
+    pub data_columns: Option<Vec<usize>>,
     /// Open artifacts per writer task before the least recently used is closed.
     pub max_open_writers: usize,
     /// Advanced as rows are written (for progress displays).
@@ -284,7 +287,11 @@ impl PartitionWriter {
                 Some((partitioner, layout)) => {
                     for group in partitioner.split(&batch)? {
                         let folder = layout.folder(&group.values);
-                        self.write_group(folder, group.values, &group.batch).await?;
+                        let data = match &spec.data_columns {
+                            Some(columns) => group.batch.project(columns)?,
+                            None => group.batch,
+                        };
+                        self.write_group(folder, group.values, &data).await?;
                     }
                 }
             }
