@@ -521,7 +521,7 @@ async fn export_to_delta_is_one_commit_readable_by_other_readers() {
 async fn partitioned_delta_tables_keep_partition_values_in_the_log() {
     let engine = engine_with_data(200).await;
     let dir = tempfile::tempdir().unwrap();
-    let query = "SELECT id, CASE WHEN id % 3 = 0 THEN 'EU' WHEN id % 3 = 1 THEN 'US' END AS region, v FROM T";
+    let query = "SELECT id, CASE WHEN id % 3 = 0 THEN 'EU' WHEN id % 3 = 1 THEN 'New York %20' END AS region, v FROM T";
     let counts = "SELECT region, count(*) AS n FROM external_table('{}') GROUP BY region ORDER BY region NULLS LAST";
 
     // 1. A new table, partitioned as declared.
@@ -574,7 +574,7 @@ async fn partitioned_delta_tables_keep_partition_values_in_the_log() {
             rows_as_text(
                 &engine
                     .execute_collect(&format!(
-                        "SELECT * FROM (VALUES ('EU', {}), ('US', 67), (NULL, 66)) AS x(region, n)",
+                        "SELECT * FROM (VALUES ('EU', {}), ('New York %20', 67), (NULL, 66)) AS x(region, n)",
                         67 + extra
                     ))
                     .await
@@ -596,7 +596,7 @@ async fn partitioned_delta_tables_keep_partition_values_in_the_log() {
         assert_eq!(lines[0], "['region']", "{table}: {out}");
         assert_eq!(
             lines[1],
-            format!("[('EU', {}), ('US', 67), (None, 66)]", 67 + extra),
+            format!("[('EU', {}), ('New York %20', 67), (None, 66)]", 67 + extra),
             "{table}: {out}"
         );
         assert_eq!(lines[2], "True [('id', 'v')]", "{table}: {out}");
