@@ -30,6 +30,10 @@ use datafusion_export_benches::{
 };
 use datafusion_export_tables::{extent_writer_properties, ExtentWriter};
 
+/// As `dfexport`: the allocator the product's binary ships with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const INGEST_TARGET: f64 = 0.80;
 const SCOPED_TARGET_PCT: f64 = 3.0;
 
