@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 
-use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::parquet::file::properties::WriterPropertiesBuilder;
@@ -50,7 +50,7 @@ pub(super) fn choose_dictionaries(
             continue;
         }
         let sample = column.slice(0, column.len().min(SAMPLE_ROWS));
-        if singleton_share(sample.as_ref())?.is_some_and(|share| share >= UNIQUE_SHARE) {
+        if singleton_share(&sample)?.is_some_and(|share| share >= UNIQUE_SHARE) {
             builder = builder
                 .set_column_dictionary_enabled(ColumnPath::new(vec![field.name().clone()]), false);
         }
@@ -75,13 +75,13 @@ fn is_candidate(data_type: &DataType) -> bool {
 
 /// The share of `column`'s non-null values that occur exactly once, or
 /// `None` when it has too few non-null values to judge.
-fn singleton_share(column: &dyn Array) -> Result<Option<f64>> {
+fn singleton_share(column: &ArrayRef) -> Result<Option<f64>> {
     let values = column.len() - column.null_count();
     if values < MIN_SAMPLE_VALUES {
         return Ok(None);
     }
     let converter = RowConverter::new(vec![SortField::new(column.data_type().clone())])?;
-    let rows = converter.convert_columns(&[column.slice(0, column.len())])?;
+    let rows = converter.convert_columns(std::slice::from_ref(column))?;
     let mut counts: HashMap<&[u8], u32> = HashMap::with_capacity(values);
     for (i, row) in rows.iter().enumerate() {
         if column.is_valid(i) {

@@ -243,11 +243,13 @@ impl ParquetWriter {
     /// then writes them.
     async fn create_file(&mut self) -> Result<()> {
         let held = std::mem::take(&mut self.held);
-        let props = if held.is_empty() {
-            self.props.clone()
-        } else {
-            let sample = concat_batches(&self.schema, &held)?;
-            choose_dictionaries(self.props.clone(), &sample)?
+        let props = match held.as_slice() {
+            [] => self.props.clone(),
+            [one] => choose_dictionaries(self.props.clone(), one)?,
+            several => {
+                let sample = concat_batches(&self.schema, several)?;
+                choose_dictionaries(self.props.clone(), &sample)?
+            }
         };
         self.file = Some(ParquetFile::try_new(&self.schema, props.build())?);
         self.held_rows = 0;
