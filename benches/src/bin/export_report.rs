@@ -522,6 +522,30 @@ impl Bench {
         sum_column(&batches, "NumRecords")
     }
 
+    /// Creates external table `name` (T's columns, then `definition`), times
+    /// `.export to table name{with} <| SELECT * FROM T`, drops the table (not timed).
+    async fn time_export_to_table(
+        &self,
+        name: &str,
+        definition: &str,
+        with: &str,
+    ) -> Result<(f64, u64)> {
+        self.engine
+            .execute_collect(&format!(
+                ".create external table {name} ({COLUMNS}) {definition}"
+            ))
+            .await?;
+        let t = Instant::now();
+        let rows = self
+            .export_records(&format!(".export to table {name}{with} <| SELECT * FROM T"))
+            .await?;
+        let secs = t.elapsed().as_secs_f64();
+        self.engine
+            .execute_collect(&format!(".drop external table {name}"))
+            .await?;
+        Ok((secs, rows))
+    }
+
     async fn copy_rows(&self, sql: &str) -> Result<u64> {
         let batches = self.engine.context().sql(sql).await?.collect().await?;
         sum_column(&batches, "count")
@@ -641,22 +665,13 @@ impl Bench {
                     ""
                 };
                 let name = format!("P{}", self.next_name);
-                self.engine
-                    .execute_collect(&format!(
-                        ".create external table {name} ({COLUMNS}) kind=storage partition by (Region:string = region) dataformat=parquet ({})",
-                        quoted(path_str(&dir)?)
-                    ))
-                    .await?;
-                let t = Instant::now();
-                let rows = self
-                    .export_records(&format!(".export to table {name}{with} <| SELECT * FROM T"))
-                    .await?;
-                let secs = t.elapsed().as_secs_f64();
-                self.engine
-                    .execute_collect(&format!(".drop external table {name}"))
-                    .await?;
+                let definition = format!(
+                    "kind=storage partition by (Region:string = region) dataformat=parquet ({})",
+                    quoted(path_str(&dir)?)
+                );
+                let result = self.time_export_to_table(&name, &definition, with).await?;
                 self.done(&dir);
-                (secs, rows)
+                result
             }
             Task::CopyPartitioned | Task::CopyPartitionedKeep => {
                 let dir = self.fresh_dir("hive-copy");
@@ -693,22 +708,10 @@ impl Bench {
             Task::ExportDelta => {
                 let dir = self.fresh_dir("delta-ours");
                 let name = format!("D{}", self.next_name);
-                self.engine
-                    .execute_collect(&format!(
-                        ".create external table {name} ({COLUMNS}) kind=delta ({})",
-                        quoted(path_str(&dir)?)
-                    ))
-                    .await?;
-                let t = Instant::now();
-                let rows = self
-                    .export_records(&format!(".export to table {name} <| SELECT * FROM T"))
-                    .await?;
-                let secs = t.elapsed().as_secs_f64();
-                self.engine
-                    .execute_collect(&format!(".drop external table {name}"))
-                    .await?;
+                let definition = format!("kind=delta ({})", quoted(path_str(&dir)?));
+                let result = self.time_export_to_table(&name, &definition, "").await?;
                 self.done(&dir);
-                (secs, rows)
+                result
             }
             Task::PythonDelta => {
                 let dir = self.fresh_dir("delta-python");
