@@ -27,6 +27,14 @@ pub struct Args {
     )]
     pub db: String,
 
+    /// An object-store option for the database root, export URLs, external tables and
+    /// Delta targets, as KEY=VALUE with object_store's key names (e.g.
+    /// aws_endpoint=http://127.0.0.1:9000, azure_storage_account_name=acct). May be
+    /// repeated. Credentials are better left in the environment (AWS_*, AZURE_*,
+    /// GOOGLE_*), which is read as well.
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = parse_storage_option, global = true)]
+    pub storage_options: Vec<StorageOption>,
+
     /// A command or SQL statement to run; may be repeated, runs before SCRIPT.
     /// Without SCRIPT or -c, statements come from standard input, or an interactive
     /// prompt when it is a terminal.
@@ -61,6 +69,40 @@ pub enum Service {
     },
 }
 
+/// One `--storage-option KEY=VALUE`; its value is never shown.
+#[derive(Clone)]
+pub struct StorageOption(pub String, pub String);
+
+impl std::fmt::Debug for StorageOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}=*****", self.0)
+    }
+}
+
+fn parse_storage_option(text: &str) -> Result<StorageOption, String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok(StorageOption(
+            key.trim().to_ascii_lowercase(),
+            value.to_string(),
+        )),
+        _ => Err("expected KEY=VALUE, e.g. aws_endpoint=http://127.0.0.1:9000".into()),
+    }
+}
+
+impl Args {
+    /// How to open the database these arguments name.
+    pub fn database_options(&self) -> datafusion_export_tables::DatabaseOptions {
+        datafusion_export_tables::DatabaseOptions {
+            storage_options: self
+                .storage_options
+                .iter()
+                .map(|o| (o.0.clone(), o.1.clone()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     crate::command::parse_timespan(text)
         .filter(|d| !d.is_zero())
@@ -91,11 +133,12 @@ async fn shutdown_signal() {
 
 async fn serve(
     db: &str,
+    options: datafusion_export_tables::DatabaseOptions,
     poll: std::time::Duration,
     max_concurrent_exports: usize,
     out: &mut dyn Write,
 ) -> Result<(), String> {
-    let database = datafusion_export_tables::Database::open(db)
+    let database = datafusion_export_tables::Database::open_with(db, options)
         .await
         .map_err(|e| e.to_string())?;
     let settings = crate::continuous::ContinuousSettings {
@@ -138,6 +181,8 @@ async fn serve(
                 None => tracing::debug!(job = name, cursor = o.from_cursor, "no new data"),
             },
             Err(e) => tracing::warn!(job = name, duration_ms = elapsed.as_millis() as u64, error = %e, "run failed"),
+        }, |e, retry_in| {
+            tracing::error!(error = %crate::command::scrub_secrets(&e.to_string()), retry_in_ms = retry_in.as_millis() as u64, "scheduler tick failed; retrying")
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -175,9 +220,19 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
         max_concurrent_exports,
     }) = args.service
     {
-        return serve(&args.db, poll_interval, max_concurrent_exports, out).await;
+        let options = args.database_options();
+        return serve(
+            &args.db,
+            options,
+            poll_interval,
+            max_concurrent_exports,
+            out,
+        )
+        .await;
     }
-    let engine = Engine::open(&args.db).await.map_err(|e| e.to_string())?;
+    let engine = Engine::open_with(&args.db, args.database_options())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut statements: Vec<String> = Vec::new();
     for command in &args.commands {
         statements.extend(split_statements(command).map_err(|e| e.to_string())?);

@@ -1,13 +1,12 @@
 //! Executing `.export`, the external-table commands and the operation commands.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{cast, col};
-use datafusion_export_tables::convertible;
+use datafusion_export_tables::{convertible, StorageOptions};
 
 use crate::command::{
     BinStep, DataFormat, ExportCommand, ExportTarget, ExternalTableDef, ExternalTableKind,
@@ -15,7 +14,7 @@ use crate::command::{
 };
 use crate::engine::Engine;
 use crate::error::{ExportError, Result};
-use crate::export::delta::{DeltaFile, DeltaTarget};
+use crate::export::delta::{DeltaFile, DeltaTarget, DeltaTxn};
 use crate::export::external_table::{self, ExternalTable};
 use crate::export::operations::{OperationDetails, OperationState};
 use crate::export::options::{Distribution, ExportOptions};
@@ -87,9 +86,10 @@ async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
                 Distribution::PerShard,
             )?;
             let runtime = engine.context().runtime_env();
+            let storage_options = &engine.database().options().storage_options;
             let targets = urls
                 .iter()
-                .map(|u| resolve_target(u, Some(&runtime)))
+                .map(|u| resolve_target(u, Some(&runtime), storage_options))
                 .collect::<Result<Vec<_>>>()?;
             let distribution = options.distribution;
             let spec = ExportSpec {
@@ -180,7 +180,7 @@ pub async fn export_to_table(
     table: &ExternalTable,
     frame: DataFrame,
     properties: &[Property],
-    txn: Option<(String, i64)>,
+    txn: Option<DeltaTxn>,
     progress: Arc<ExportProgress>,
 ) -> Result<Vec<Artifact>> {
     let frame = conform_frame(frame, table)?;
@@ -192,11 +192,12 @@ pub async fn export_to_table(
     match table.def.kind {
         ExternalTableKind::Storage => {
             let runtime = task.runtime_env();
+            let storage_options = StorageOptions::of(task.session_config());
             let targets = table
                 .def
                 .urls
                 .iter()
-                .map(|u| resolve_target(u, Some(&runtime)))
+                .map(|u| resolve_target(u, Some(&runtime), &storage_options))
                 .collect::<Result<Vec<_>>>()?;
             let partitioning = if table.def.partitions.is_empty() {
                 None
@@ -229,7 +230,10 @@ pub async fn export_to_table(
             let url = table.def.urls.first().ok_or_else(|| {
                 ExportError::Invalid("the Delta external table has no URL".into())
             })?;
-            let target = DeltaTarget::new(url.expose(), HashMap::new())?;
+            let target = DeltaTarget::new(
+                url.expose(),
+                external_table::storage_map(&StorageOptions::of(task.session_config())),
+            )?;
             let declared: Vec<String> = table
                 .def
                 .partitions
@@ -369,7 +373,12 @@ fn details_of(batch: &RecordBatch) -> OperationDetails {
 
 /// `.create [or alter] external table …`.
 pub async fn create_external_table(engine: &Engine, def: ExternalTableDef) -> Result<RecordBatch> {
-    let table = external_table::resolve(def, &engine.context().runtime_env()).await?;
+    let table = external_table::resolve(
+        def,
+        &engine.context().runtime_env(),
+        &engine.database().options().storage_options,
+    )
+    .await?;
     external_table::store(engine.database(), &table).await?;
     describe_external_tables(&[table])
 }

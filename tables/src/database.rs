@@ -143,16 +143,22 @@ impl Database {
         options: DatabaseOptions,
     ) -> Result<Self> {
         let log = CommitLog::new(Arc::clone(&store));
+        let unreachable = |e: TablesError| match e {
+            TablesError::Storage(e) => TablesError::InvalidRoot {
+                url: root.to_string(),
+                reason: crate::redact::scrub_secrets(&e.to_string()),
+            },
+            TablesError::InvalidRoot { reason, .. } => TablesError::InvalidRoot {
+                url: root.to_string(),
+                reason,
+            },
+            other => other,
+        };
+        log.probe_put_if_absent().await.map_err(unreachable)?;
         let state = log
             .read_latest_checkpoint()
             .await
-            .map_err(|e| match e {
-                TablesError::Storage(e) => TablesError::InvalidRoot {
-                    url: root.to_string(),
-                    reason: crate::redact::scrub_secrets(&e.to_string()),
-                },
-                other => other,
-            })?
+            .map_err(unreachable)?
             .unwrap_or_default();
         let store_url =
             ObjectStoreUrl::parse(format!("dfexport://db-{}", Uuid::new_v4().simple()))?;
@@ -243,6 +249,7 @@ impl Database {
                 let now = self.inner.options.clock.now();
                 Commit {
                     version: state.version + 1,
+                    id: Uuid::new_v4(),
                     ingestion_time: state.last_ingestion_time.map_or(now, |last| last.max(now)),
                     actions,
                 }

@@ -12,6 +12,32 @@ use url::Url;
 use crate::error::{Result, TablesError};
 use crate::redact::scrub_secrets;
 
+/// The storage options of a session (keys as `object_store` names them, e.g.
+/// `aws_endpoint`), for every URL it opens: the database root, export URLs, external
+/// tables and Delta targets. [`crate::Database::install`] puts the database's options
+/// into the session config, where export code finds them with [`StorageOptions::of`].
+#[derive(Clone, Default)]
+pub struct StorageOptions(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for StorageOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Values are often secrets: show the keys only.
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| format!("{k}=*****")))
+            .finish()
+    }
+}
+
+impl StorageOptions {
+    /// The options installed in `config`, or none.
+    pub fn of(config: &datafusion::execution::context::SessionConfig) -> Vec<(String, String)> {
+        config
+            .get_extension::<StorageOptions>()
+            .map(|o| o.0.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// Resolves a database root — a local folder, `file://`, `memory://`, `s3://`,
 /// `az://`/`abfss://`, `gs://` or `http(s)://` URL — to an object store whose paths are
 /// relative to that root.
@@ -43,11 +69,91 @@ pub fn open_root(
         }
         "memory" => Ok((Arc::new(InMemory::new()), scrub_secrets(root))),
         _ => {
-            let (store, prefix) = object_store::parse_url_opts(&url, options.iter().cloned())
-                .map_err(|e| invalid(scrub_secrets(&e.to_string())))?;
-            Ok((with_prefix(store.into(), prefix), scrub_secrets(root)))
+            let (store, prefix) =
+                cloud_store(&url, options).map_err(|e| invalid(scrub_secrets(&e.to_string())))?;
+            Ok((with_prefix(store, prefix), scrub_secrets(root)))
         }
     }
+}
+
+/// The object store of a cloud URL (`s3://`, `az://`, `abfss://`, `gs://`, Azure/S3
+/// `https://`, plain `http(s)://`) and the path inside it.
+///
+/// The store is configured as a user of the cloud's own tools expects: first from the
+/// environment, as `object_store`'s `from_env()` builders read it (`AWS_*`, `AZURE_*`,
+/// `GOOGLE_*`), then from the URL, then from `options`, which win. One options map
+/// serves every URL of a session, so a key that belongs to another cloud is ignored;
+/// a key no cloud knows is an error.
+pub fn cloud_store(
+    url: &Url,
+    options: &[(String, String)],
+) -> std::result::Result<(Arc<dyn ObjectStore>, Path), object_store::Error> {
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+    use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+    use object_store::ObjectStoreScheme;
+
+    for (key, _) in options {
+        let key = key.to_ascii_lowercase();
+        let known = key.parse::<AmazonS3ConfigKey>().is_ok()
+            || key.parse::<AzureConfigKey>().is_ok()
+            || key.parse::<GoogleConfigKey>().is_ok()
+            || key.parse::<object_store::ClientConfigKey>().is_ok();
+        if !known {
+            return Err(object_store::Error::Generic {
+                store: "storage options",
+                source: format!(
+                    "unknown storage option '{key}' (keys are object_store's, e.g. \
+                     aws_endpoint, azure_storage_account_name, google_service_account)"
+                )
+                .into(),
+            });
+        }
+    }
+    let lowered = || {
+        options
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+    };
+    let (scheme, path) = ObjectStoreScheme::parse(url)?;
+    let path = Path::parse(path)?;
+    let store: Arc<dyn ObjectStore> = match scheme {
+        ObjectStoreScheme::AmazonS3 => Arc::new(
+            lowered()
+                .filter_map(|(k, v)| k.parse::<AmazonS3ConfigKey>().ok().map(|k| (k, v)))
+                .fold(
+                    AmazonS3Builder::from_env().with_url(url.as_str()),
+                    |b, (k, v)| b.with_config(k, v),
+                )
+                .build()?,
+        ),
+        ObjectStoreScheme::MicrosoftAzure => Arc::new(
+            lowered()
+                .filter_map(|(k, v)| k.parse::<AzureConfigKey>().ok().map(|k| (k, v)))
+                .fold(
+                    MicrosoftAzureBuilder::from_env().with_url(url.as_str()),
+                    |b, (k, v)| b.with_config(k, v),
+                )
+                .build()?,
+        ),
+        ObjectStoreScheme::GoogleCloudStorage => Arc::new(
+            lowered()
+                .filter_map(|(k, v)| k.parse::<GoogleConfigKey>().ok().map(|k| (k, v)))
+                .fold(
+                    GoogleCloudStorageBuilder::from_env().with_url(url.as_str()),
+                    |b, (k, v)| b.with_config(k, v),
+                )
+                .build()?,
+        ),
+        _ => {
+            let client: Vec<_> = lowered()
+                .filter(|(k, _)| k.parse::<object_store::ClientConfigKey>().is_ok())
+                .collect();
+            let (store, path) = object_store::parse_url_opts(url, client)?;
+            return Ok((store.into(), path));
+        }
+    };
+    Ok((store, path))
 }
 
 fn open_local(path: &std::path::Path) -> Result<(Arc<dyn ObjectStore>, String)> {

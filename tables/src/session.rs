@@ -65,6 +65,12 @@ impl Database {
         }
         ctx.add_analyzer_rule(Arc::new(CursorScopeRule::new(IngestionTable::resolve)));
         ctx.register_object_store(self.object_store_url().as_ref(), self.object_store());
+        ctx.state_ref()
+            .write()
+            .config_mut()
+            .set_extension(Arc::new(crate::root::StorageOptions(
+                self.options().storage_options.clone(),
+            )));
         let state = ctx.state();
         let options = &state.config().options().catalog;
         if let Some(catalog) = ctx.catalog(&options.default_catalog) {

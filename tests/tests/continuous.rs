@@ -338,14 +338,22 @@ async fn forced_latency_holds_back_young_commits() {
 }
 
 /// Fails the `nth` put whose path matches `pattern`, once.
+/// Fails the `nth` put of a path containing `pattern`. A commit to the log is retried
+/// with the same id, so for `_log/` the store stays down for all of its attempts (a
+/// crash or an outage, not a blip).
 fn fail_nth(store: &InstrumentedStore, pattern: &'static str, nth: usize) {
     let mut seen = 0;
+    let attempts = if pattern == "_log/" {
+        datafusion_export_tables::log::store::PUT_ATTEMPTS
+    } else {
+        1
+    };
     store.set_put_hook(Some(Box::new(move |path| {
         if !path.as_ref().contains(pattern) {
             return None;
         }
         seen += 1;
-        (seen == nth).then(|| {
+        (seen >= nth && seen < nth + attempts).then(|| {
             let err = injected_error(path);
             Box::pin(async move { Err(err) }) as BoxFuture<'static, object_store::Result<()>>
         })
@@ -792,6 +800,7 @@ async fn the_scheduler_runs_due_jobs_until_stopped() {
                     }
                 }
             },
+            |e, _| panic!("tick failed: {e}"),
         )
         .await
         .unwrap();

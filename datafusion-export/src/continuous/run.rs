@@ -24,7 +24,7 @@ use crate::continuous::definition::{
 };
 use crate::engine::Engine;
 use crate::error::{ExportError, Result};
-use crate::export::delta::DeltaTarget;
+use crate::export::delta::{DeltaTarget, DeltaTxn};
 use crate::export::external_table;
 use crate::export_commands::{conform_frame, export_to_table};
 
@@ -152,9 +152,13 @@ async fn attempt(
     let db = engine.database();
     db.refresh().await?;
     let from = export.export_cursor;
-    let cutoff = export
-        .forced_latency
-        .map(|d| now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+    // A latency longer than the calendar goes back means nothing is old enough yet.
+    let cutoff = export.forced_latency.map(|d| {
+        chrono::Duration::from_std(d)
+            .ok()
+            .and_then(|d| now.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    });
     let to = pick_end(db, &export.cursor_scoped_tables, from, cutoff);
     let nothing = RunOutcome {
         name: export.name.clone(),
@@ -178,7 +182,10 @@ async fn attempt(
                 "the Delta external table has no URL".into(),
             ))
         })?;
-        let target = DeltaTarget::new(url.expose(), HashMap::new())?;
+        let target = DeltaTarget::new(
+            url.expose(),
+            external_table::storage_map(&db.options().storage_options),
+        )?;
         if let Some(version) = target.app_transaction_version(&app_id).await? {
             let landed = u64::try_from(version).unwrap_or(0);
             if landed > from {
@@ -204,7 +211,7 @@ async fn attempt(
                     timestamp: now,
                     artifacts,
                 };
-                commit_run(db, &export.name, &record).await?;
+                commit_run(db, export, &record).await?;
                 return Ok(RunOutcome {
                     run: Some(run),
                     to_cursor: landed,
@@ -229,8 +236,18 @@ async fn attempt(
     let frame = ctx.sql(&export.query).await?;
     let frame = conform_frame(frame, &table).map_err(RunError::permanent)?;
     // The transaction's version is the run's end cursor: it grows run after run, as
-    // Delta requires, and tells a recovery run exactly which commits landed.
-    let txn = (table.def.kind == ExternalTableKind::Delta).then(|| (app_id.clone(), to as i64));
+    // Delta requires, and tells a recovery run exactly which commits landed. The table
+    // takes it only if no run starting at `from` (this one or an overlapping runner's,
+    // whatever its end cursor) is in it yet.
+    let txn = (table.def.kind == ExternalTableKind::Delta)
+        .then(|| {
+            Ok::<_, RunError>(DeltaTxn::new(
+                app_id.clone(),
+                cursor_i64(from)?,
+                cursor_i64(to)?,
+            ))
+        })
+        .transpose()?;
     let artifacts = export_to_table(
         &table,
         frame,
@@ -246,7 +263,7 @@ async fn attempt(
         timestamp: now,
         artifacts: artifacts.iter().map(RunArtifact::from).collect(),
     };
-    commit_run(db, &export.name, &record).await?;
+    commit_run(db, export, &record).await?;
     Ok(RunOutcome {
         run: Some(run),
         to_cursor: to,
@@ -255,15 +272,50 @@ async fn attempt(
     })
 }
 
-/// Commits run `record.run` if run `record.run - 1` is still the last one.
-async fn commit_run(db: &Database, name: &str, record: &RunRecord) -> Result<()> {
+fn cursor_i64(cursor: u64) -> std::result::Result<i64, RunError> {
+    i64::try_from(cursor).map_err(|_| {
+        RunError::permanent(ExportError::Invalid(format!(
+            "cursor {cursor} does not fit a Delta transaction version"
+        )))
+    })
+}
+
+/// Commits run `record.run` of `export` if the export is still the one the run was
+/// planned from and nothing was committed since: same identity (not dropped and
+/// re-created), same query and target (not altered), run `record.run - 1` the last
+/// one and its end cursor the run's start. Otherwise the run is stale: its files are
+/// orphans that no one reports, and the next run exports from the committed cursor.
+async fn commit_run(db: &Database, export: &ContinuousExport, record: &RunRecord) -> Result<()> {
+    let name = export.name.as_str();
     db.commit(|state| {
-        let current = definition::from_state(state, name).map_err(|e| TablesError::Conflict(e.to_string()))?;
-        if current.last_run + 1 != record.run {
-            return Err(TablesError::Conflict(format!(
-                "continuous export '{name}': run {} was already committed by another exporter; this run's files are orphans and are not reported",
+        let current = definition::from_state(state, name).map_err(|e| {
+            TablesError::Conflict(format!(
+                "continuous export '{name}' was dropped while run {} was in flight; the \
+                 run's files are orphans and are not reported ({e})",
                 record.run
+            ))
+        })?;
+        let stale = |why: &str| {
+            TablesError::Conflict(format!(
+                "continuous export '{name}': run {} (commits ({}, {}]) is stale: {why}; its \
+                 files are orphans and are not reported, and the next run exports from cursor \
+                 {}",
+                record.run, record.from_cursor, record.to_cursor, current.export_cursor
+            ))
+        };
+        if current.id != export.id {
+            return Err(stale("the export was dropped and re-created while it ran"));
+        }
+        if current.last_run + 1 != record.run || current.export_cursor != record.from_cursor {
+            return Err(stale(&format!(
+                "run {} was already committed by another runner",
+                current.last_run
             )));
+        }
+        if !same_output(&current, export) {
+            return Err(stale(
+                "the export's query or target was altered while it ran",
+            ));
         }
         let mut updated = current;
         updated.last_run = record.run;
@@ -278,6 +330,15 @@ async fn commit_run(db: &Database, name: &str, record: &RunRecord) -> Result<()>
     })
     .await?;
     Ok(())
+}
+
+/// Whether two versions of a definition export the same rows to the same place.
+fn same_output(a: &ContinuousExport, b: &ContinuousExport) -> bool {
+    a.query == b.query
+        && a.external_table == b.external_table
+        && a.over == b.over
+        && a.cursor_scoped_tables == b.cursor_scoped_tables
+        && a.export_properties == b.export_properties
 }
 
 async fn record_failure(

@@ -4,11 +4,11 @@
 //! The export sink writes Parquet data files itself, into the object store rooted at the
 //! table directory ([`DeltaTarget::object_store`]); this module then adds them to the table
 //! in **one** Delta commit ([`DeltaTarget::commit_files`]). A continuous-export run commits
-//! with an application transaction (`txn` action: app id = the export's identity, version =
-//! the run number), so that a crash between the Delta commit and the run record is
-//! recovered without duplicates: before writing run R, read
-//! [`DeltaTarget::app_transaction_version`] and, if it is already ≥ R, only commit the run
-//! record.
+//! with an application transaction ([`DeltaTxn`]: app id = the export's identity, version =
+//! the run's end cursor), so that a crash between the Delta commit and the run record is
+//! recovered without duplicates: before exporting the commits after cursor E, read
+//! [`DeltaTarget::app_transaction_version`] and, if it is already > E, only commit the run
+//! record (with the files of that Delta commit).
 //!
 //! Data files follow the Delta protocol: they hold the non-partition columns only
 //! ([`DeltaTableHandle::data_file_schema`], [`DeltaTableHandle::to_data_file_batch`]);
@@ -32,6 +32,7 @@ use datafusion::arrow::datatypes::{
     TimeUnit,
 };
 use datafusion::catalog::TableProvider;
+use datafusion_export_tables::TablesError;
 use deltalake::kernel::engine::arrow_conversion::{TryFromArrow, TryIntoArrow};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{
@@ -94,6 +95,32 @@ impl fmt::Debug for DeltaTableHandle {
             .field("version", &self.version())
             .field("partition_columns", &self.partition_columns)
             .finish()
+    }
+}
+
+/// The application transaction a continuous-export run commits with: app id = the
+/// export's identity; `version` = the run's end cursor N, which grows run after run as
+/// Delta requires and tells a recovery run exactly which commits landed; `after` = the
+/// run's start cursor E. The table may take the run only while it records no version
+/// after E for the app id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaTxn {
+    /// The application id.
+    pub app_id: String,
+    /// The run's start cursor (exclusive).
+    pub after: i64,
+    /// The run's end cursor (inclusive): the transaction version recorded.
+    pub version: i64,
+}
+
+impl DeltaTxn {
+    /// The transaction of a run of `app_id` over the commits `(after, version]`.
+    pub fn new(app_id: impl Into<String>, after: i64, version: i64) -> Self {
+        Self {
+            app_id: app_id.into(),
+            after,
+            version,
+        }
     }
 }
 
@@ -224,13 +251,17 @@ impl DeltaTarget {
     /// Commits `files` as ONE Delta commit and returns the new table version.
     ///
     /// Each file becomes an `add` action (partition values, size, modification time = now,
-    /// `dataChange = true`, stats `{"numRecords": n}`). With `txn = Some((app_id,
-    /// version))` the commit also carries that application transaction (operation
-    /// `STREAMING UPDATE`, as Spark streaming writes), and is refused if the table already
-    /// records a version ≥ `version` for `app_id` (that run is already in the table); two
-    /// writers racing with the same app id cannot both commit (delta-rs's conflict checker
-    /// fails the loser with a concurrent-transaction conflict). Without `txn` the operation
-    /// is a blind `WRITE` append. `operation_note` goes to the commit's `userMetadata`.
+    /// `dataChange = true`, stats `{"numRecords": n}`). With a [`DeltaTxn`] the commit also
+    /// carries that application transaction (operation `STREAMING UPDATE`, as Spark
+    /// streaming writes) and is refused if the table already records, for the same app
+    /// id, a version after the run's start cursor: some run starting there (perhaps
+    /// another runner's, with another end cursor) is already in the table. Two writers
+    /// racing with the same app id cannot both commit (delta-rs's conflict checker fails
+    /// the loser with a concurrent-transaction conflict). A commit that fails but in
+    /// fact landed (a lost response, then a retry that conflicts with itself) is found
+    /// by its transaction and these very files, and is success. Without `txn` the
+    /// operation is a blind `WRITE` append. `operation_note` goes to the commit's
+    /// `userMetadata`.
     ///
     /// The handle is refreshed to the latest version first and left at the new version.
     /// Nothing to commit (no files and no `txn`) returns the current version unchanged.
@@ -238,14 +269,14 @@ impl DeltaTarget {
         &self,
         handle: &mut DeltaTableHandle,
         files: &[DeltaFile],
-        txn: Option<(String, i64)>,
+        txn: Option<DeltaTxn>,
         operation_note: &str,
     ) -> Result<i64> {
         self.refresh(handle).await?;
         let adds = self.add_actions(handle, files)?;
         let log_store = handle.table.log_store();
-        if let Some((app_id, version)) = &txn {
-            if app_id.is_empty() {
+        if let Some(txn) = &txn {
+            if txn.app_id.is_empty() {
                 return Err(ExportError::Invalid(
                     "the application transaction id of a Delta commit is empty".into(),
                 ));
@@ -255,16 +286,25 @@ impl DeltaTarget {
                 .snapshot()
                 .map_err(|e| self.error("cannot read the table state", e))?;
             let recorded = state
-                .transaction_version(log_store.as_ref(), app_id)
+                .transaction_version(log_store.as_ref(), &txn.app_id)
                 .await
                 .map_err(|e| self.error("cannot read application transactions", e))?;
-            if let Some(recorded) = recorded.filter(|recorded| recorded >= version) {
-                return Err(ExportError::Invalid(scrub_secrets(&format!(
-                    "Delta table '{}' already records application transaction version \
-                     {recorded} for '{app_id}' (at table version {}); refusing to commit \
-                     version {version} again",
-                    self.shown,
-                    handle.version()
+            if let Some(recorded) = recorded.filter(|recorded| *recorded > txn.after) {
+                if recorded == txn.version && self.landed(txn, files).await? {
+                    return Ok(handle.version());
+                }
+                return Err(ExportError::Tables(TablesError::Conflict(scrub_secrets(
+                    &format!(
+                        "Delta table '{}' already records application transaction version \
+                     {recorded} for '{}' (at table version {}): the commits after cursor {} \
+                     were already exported by another run; refusing to commit version {} \
+                     again",
+                        self.shown,
+                        txn.app_id,
+                        handle.version(),
+                        txn.after,
+                        txn.version
+                    ),
                 ))));
             }
         } else if adds.is_empty() {
@@ -277,14 +317,14 @@ impl DeltaTarget {
             serde_json::Value::String(operation_note.to_string()),
         )]);
         let operation = match &txn {
-            Some((app_id, version)) => {
+            Some(txn) => {
                 properties = properties.with_application_transaction(
-                    Transaction::new_with_last_update(app_id, *version, Some(now)),
+                    Transaction::new_with_last_update(&txn.app_id, txn.version, Some(now)),
                 );
                 DeltaOperation::StreamingUpdate {
                     output_mode: OutputMode::Append,
-                    query_id: app_id.clone(),
-                    epoch_id: *version,
+                    query_id: txn.app_id.clone(),
+                    epoch_id: txn.version,
                 }
             }
             None => DeltaOperation::Write {
@@ -304,11 +344,33 @@ impl DeltaTarget {
                 .with_actions(actions)
                 .build(Some(state), log_store, operation)
                 .await
-                .map_err(|e| self.error("commit failed", e))?
+        };
+        let finalized = match (finalized, &txn) {
+            (Ok(finalized), _) => finalized,
+            (Err(e), Some(txn)) => {
+                // Did it land after all (a lost response, then a retry that lost to
+                // itself)? Then it is this commit, not a second one.
+                if self.landed(txn, files).await.unwrap_or(false) {
+                    self.refresh(handle).await?;
+                    return Ok(handle.version());
+                }
+                return Err(self.error("commit failed", e));
+            }
+            (Err(e), None) => return Err(self.error("commit failed", e)),
         };
         let version = finalized.version();
         handle.table.state = Some(finalized.snapshot());
         to_i64_version(version)
+    }
+
+    /// Whether the table holds the commit of `txn` and it added exactly `files`.
+    async fn landed(&self, txn: &DeltaTxn, files: &[DeltaFile]) -> Result<bool> {
+        let Some(committed) = self.transaction_files(&txn.app_id, txn.version).await? else {
+            return Ok(false);
+        };
+        let ours: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        let theirs: HashSet<&str> = committed.iter().map(|f| f.path.as_str()).collect();
+        Ok(ours == theirs)
     }
 
     /// The application transaction version recorded for `app_id` in the latest table
@@ -1356,7 +1418,7 @@ mod tests {
             .commit_files(
                 &mut handle,
                 &[eu.clone(), us.clone()],
-                Some(("app".into(), 1)),
+                Some(DeltaTxn::new("app", 0, 1)),
                 "run 1",
             )
             .await
@@ -1392,7 +1454,7 @@ mod tests {
             .commit_files(
                 &mut handle,
                 std::slice::from_ref(&eu),
-                Some(("app".into(), 1)),
+                Some(DeltaTxn::new("app", 0, 1)),
                 "run 1",
             )
             .await
@@ -1404,7 +1466,12 @@ mod tests {
         );
         let eu2 = write_file(&target, &handle, &batch("EU", &[4])).await;
         let version = target
-            .commit_files(&mut handle, &[eu2], Some(("app".into(), 2)), "run 2")
+            .commit_files(
+                &mut handle,
+                &[eu2],
+                Some(DeltaTxn::new("app", 1, 2)),
+                "run 2",
+            )
             .await
             .unwrap();
         assert_eq!(version, 2);
@@ -1591,7 +1658,12 @@ mod tests {
         );
         // A txn-only commit (a run without rows) records the run.
         let version = target
-            .commit_files(&mut handle, &[], Some(("job".into(), 7)), "empty run")
+            .commit_files(
+                &mut handle,
+                &[],
+                Some(DeltaTxn::new("job", 0, 7)),
+                "empty run",
+            )
             .await
             .unwrap();
         assert_eq!(version, 1);

@@ -25,7 +25,7 @@ use datafusion::physical_expr::expressions::{CastExpr, Column as PhysicalColumn}
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion_export_tables::Database;
+use datafusion_export_tables::{Database, StorageOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog_objects;
@@ -122,7 +122,11 @@ pub async fn list(db: &Database) -> Result<Vec<ExternalTable>> {
 
 /// Validates a definition and resolves its schema (reading a Delta table's if
 /// no columns are given, creating the Delta table if it does not exist).
-pub async fn resolve(def: ExternalTableDef, runtime: &RuntimeEnv) -> Result<ExternalTable> {
+pub async fn resolve(
+    def: ExternalTableDef,
+    runtime: &RuntimeEnv,
+    storage_options: &[(String, String)],
+) -> Result<ExternalTable> {
     datafusion_export_tables::validate_table_name(&def.name)?;
     if def.urls.is_empty() {
         return Err(ExportError::Invalid(format!(
@@ -151,7 +155,7 @@ pub async fn resolve(def: ExternalTableDef, runtime: &RuntimeEnv) -> Result<Exte
                 )));
             }
             for url in &def.urls {
-                resolve_target(url, Some(runtime))?;
+                resolve_target(url, Some(runtime), storage_options)?;
             }
             let table = ExternalTable {
                 def: def.clone(),
@@ -169,7 +173,7 @@ pub async fn resolve(def: ExternalTableDef, runtime: &RuntimeEnv) -> Result<Exte
                     def.name
                 )));
             }
-            let target = DeltaTarget::new(def.urls[0].expose(), HashMap::new())?;
+            let target = DeltaTarget::new(def.urls[0].expose(), storage_map(storage_options))?;
             let partition_columns: Vec<String> =
                 def.partitions.iter().map(|p| p.name.clone()).collect();
             if def.columns.is_empty() {
@@ -303,7 +307,10 @@ impl TableFunctionImpl for ExternalTableFunction {
             catalog_objects::get(&state, KIND, "external table", &name)?
         };
         match table.def.kind {
-            ExternalTableKind::Delta => Ok(Arc::new(DeltaReadBack { table })),
+            ExternalTableKind::Delta => Ok(Arc::new(DeltaReadBack {
+                table,
+                storage_options: StorageOptions(self.db.options().storage_options.clone()),
+            })),
             ExternalTableKind::Storage => {
                 storage_read_back(&table, args.session()).map_err(Into::into)
             }
@@ -347,7 +354,11 @@ fn storage_read_back(
     };
     let mut urls = Vec::new();
     for url in &table.def.urls {
-        let target = resolve_target(url, Some(session.runtime_env()))?;
+        let target = resolve_target(
+            url,
+            Some(session.runtime_env()),
+            &StorageOptions::of(session.config()),
+        )?;
         // One registry entry per URL, however often the table is read.
         let key = {
             use std::hash::{Hash, Hasher};
@@ -455,6 +466,7 @@ fn partition_expr(expr: &PartitionExpr, declared: DataType) -> Result<Expr> {
 #[derive(Debug)]
 struct DeltaReadBack {
     table: ExternalTable,
+    storage_options: StorageOptions,
 }
 
 #[async_trait]
@@ -477,7 +489,7 @@ impl TableProvider for DeltaReadBack {
         let url = self.table.def.urls.first().ok_or_else(|| {
             datafusion::error::DataFusionError::Plan("the Delta external table has no URL".into())
         })?;
-        let target = DeltaTarget::new(url.expose(), HashMap::new())?;
+        let target = DeltaTarget::new(url.expose(), storage_map(&self.storage_options.0))?;
         let provider = target.table_provider().await?;
         if provider.schema().fields().len() != self.table.schema.fields().len() {
             return plan_err!(
@@ -517,4 +529,9 @@ impl TableProvider for DeltaReadBack {
             .collect::<DfResult<Vec<_>>>()?;
         Ok(Arc::new(ProjectionExec::try_new(exprs, plan)?))
     }
+}
+
+/// Storage options as deltalake takes them.
+pub fn storage_map(options: &[(String, String)]) -> HashMap<String, String> {
+    options.iter().cloned().collect()
 }

@@ -33,7 +33,13 @@ impl StorageTarget {
 ///
 /// An object store registered in the session for the URL's scheme and host
 /// (`SessionContext::register_object_store`, the DataFusion way) takes precedence.
-pub fn resolve_target(url: &SecretString, runtime: Option<&RuntimeEnv>) -> Result<StorageTarget> {
+/// Otherwise cloud credentials come from the environment (`AWS_*`, `AZURE_*`,
+/// `GOOGLE_*`), then `storage_options`, then the URL's own key or SAS token.
+pub fn resolve_target(
+    url: &SecretString,
+    runtime: Option<&RuntimeEnv>,
+    storage_options: &[(String, String)],
+) -> Result<StorageTarget> {
     let text = url.expose().trim();
     let shown = url.redacted();
     if text.is_empty() {
@@ -67,7 +73,7 @@ pub fn resolve_target(url: &SecretString, runtime: Option<&RuntimeEnv>) -> Resul
         Some((location, key)) => (location, Some(key)),
         None => (text, None),
     };
-    let mut options: Vec<(String, String)> = Vec::new();
+    let mut options: Vec<(String, String)> = storage_options.to_vec();
     let mut location = location.to_string();
     if let Ok(parsed) = Url::parse(&location) {
         let is_azure = parsed.host_str().is_some_and(|h| {
@@ -109,14 +115,15 @@ mod tests {
     fn resolves_local_folders_and_hides_secrets() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
-        let t = resolve_target(&SecretString::new(path.to_str().unwrap(), false), None).unwrap();
+        let t =
+            resolve_target(&SecretString::new(path.to_str().unwrap(), false), None, &[]).unwrap();
         assert!(path.is_dir());
         assert_eq!(t.display_path("a.csv"), format!("{}/a.csv", path.display()));
 
         let err =
-            resolve_target(&SecretString::new("ftp://host/x;SECRET", true), None).unwrap_err();
+            resolve_target(&SecretString::new("ftp://host/x;SECRET", true), None, &[]).unwrap_err();
         assert!(!err.to_string().contains("SECRET"), "{err}");
-        let err = resolve_target(&SecretString::new("", false), None).unwrap_err();
+        let err = resolve_target(&SecretString::new("", false), None, &[]).unwrap_err();
         assert!(err.to_string().contains("empty"));
     }
 }

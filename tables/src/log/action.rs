@@ -69,6 +69,12 @@ pub enum Action {
 pub struct Commit {
     /// The commit's cursor.
     pub version: u64,
+    /// A unique id chosen by the writer. A writer whose put-if-absent of this version
+    /// reports "already exists" (for example after a lost response and a retry) reads
+    /// the stored commit back: the same id means the commit is its own and landed.
+    /// Commits written before ids existed read as the nil id, which no writer uses.
+    #[serde(default = "Uuid::nil")]
+    pub id: Uuid,
     /// When the commit was made (never earlier than the previous commit's).
     pub ingestion_time: DateTime<Utc>,
     /// The changes, applied atomically.

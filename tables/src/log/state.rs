@@ -1,6 +1,6 @@
 //! The database state a log replays to, with no I/O.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -26,6 +26,7 @@ pub struct Extent {
 
 /// A live table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredTable")]
 pub struct TableState {
     /// Unique id.
     pub id: Uuid,
@@ -36,9 +37,47 @@ pub struct TableState {
     pub schema: SchemaRef,
     /// Extents in cursor order.
     pub extents: Vec<Extent>,
+    /// The ids of `extents`, so that adding one twice is caught without a scan.
+    #[serde(skip_serializing)]
+    extent_ids: HashSet<Uuid>,
+}
+
+/// [`TableState`] as a checkpoint stores it (without the derived index).
+#[derive(Deserialize)]
+struct StoredTable {
+    id: Uuid,
+    name: String,
+    #[serde(with = "schema_serde")]
+    schema: SchemaRef,
+    extents: Vec<Extent>,
+}
+
+impl From<StoredTable> for TableState {
+    fn from(t: StoredTable) -> Self {
+        let mut table = TableState::new(t.id, t.name, t.schema);
+        table.extent_ids = t.extents.iter().map(|e| e.file.id).collect();
+        table.extents = t.extents;
+        table
+    }
 }
 
 impl TableState {
+    /// An empty table.
+    pub fn new(id: Uuid, name: String, schema: SchemaRef) -> Self {
+        TableState {
+            id,
+            name,
+            schema,
+            extents: Vec::new(),
+            extent_ids: HashSet::new(),
+        }
+    }
+
+    /// Whether the table holds the extent with id `id`.
+    pub fn has_extent(&self, id: Uuid) -> bool {
+        self.extent_ids.contains(&id)
+    }
+
     /// The extents whose cursor is in `range`, found by binary search.
     pub fn extents_in(&self, range: &CursorRange) -> &[Extent] {
         let lo = self
@@ -117,8 +156,26 @@ impl DatabaseState {
         self.objects.get(kind).into_iter().flat_map(|m| m.iter())
     }
 
-    /// Checks that `actions` can be committed on top of this state.
+    /// Checks that `actions` can be committed on top of this state. Adding an extent
+    /// the table already holds (or twice in one commit) is refused: that is a retried
+    /// ingestion, and committing it again would store its rows twice.
     pub fn validate(&self, actions: &[Action]) -> Result<()> {
+        let mut added = HashSet::new();
+        for action in actions {
+            if let Action::AddExtents { table_id, extents } = action {
+                let table = self.table_by_id(*table_id);
+                for file in extents {
+                    if table.is_some_and(|t| t.has_extent(file.id)) || !added.insert(file.id) {
+                        return Err(TablesError::Conflict(format!(
+                            "extent {} is already in table '{}': this ingestion was already \
+                             committed",
+                            file.id,
+                            table.map_or("?", |t| t.name.as_str())
+                        )));
+                    }
+                }
+            }
+        }
         let mut probe = self.clone_shallow_for(actions);
         probe.apply_actions(actions, self.version + 1, Utc::now())
     }
@@ -161,12 +218,7 @@ impl DatabaseState {
                 let t = &self.tables[&name];
                 tables.insert(
                     name,
-                    TableState {
-                        id: t.id,
-                        name: t.name.clone(),
-                        schema: t.schema.clone(),
-                        extents: Vec::new(),
-                    },
+                    TableState::new(t.id, t.name.clone(), t.schema.clone()),
                 );
             }
         }
@@ -199,12 +251,7 @@ impl DatabaseState {
                     }
                     self.tables.insert(
                         name.clone(),
-                        TableState {
-                            id: *id,
-                            name: name.clone(),
-                            schema: Arc::new(schema.clone()),
-                            extents: Vec::new(),
-                        },
+                        TableState::new(*id, name.clone(), Arc::new(schema.clone())),
                     );
                 }
                 Action::DropTable { id, name } => match self.tables.get(name) {
@@ -241,11 +288,23 @@ impl DatabaseState {
                                 "with id {table_id} (it was dropped)"
                             ))
                         })?;
-                    table.extents.extend(extents.iter().map(|file| Extent {
-                        file: file.clone(),
-                        cursor: version,
-                        ingestion_time: time,
-                    }));
+                    for file in extents {
+                        if !table.extent_ids.insert(file.id) {
+                            // Logs written before extent ids were checked may add an
+                            // extent again (a retried commit); it was never new data.
+                            log::warn!(
+                                "commit {version} adds extent {} to table '{}' again; ignored",
+                                file.id,
+                                table.name
+                            );
+                            continue;
+                        }
+                        table.extents.push(Extent {
+                            file: file.clone(),
+                            cursor: version,
+                            ingestion_time: time,
+                        });
+                    }
                 }
             }
         }
@@ -261,6 +320,7 @@ mod tests {
     fn commit(version: u64, actions: Vec<Action>) -> Commit {
         Commit {
             version,
+            id: Uuid::new_v4(),
             ingestion_time: DateTime::from_timestamp(version as i64, 0).unwrap(),
             actions,
         }

@@ -22,6 +22,14 @@ use crate::error::{Result, TablesError};
 const LOG_DIR: &str = "_log";
 const LAST_CHECKPOINT: &str = "_log/_last_checkpoint";
 
+/// How many times one commit is put before an ambiguous failure is reported.
+pub const PUT_ATTEMPTS: usize = 4;
+
+const PUT_IF_ABSENT_REQUIRED: &str = "the object store does not support put-if-absent \
+    (conditional create), which the commit log needs to stay consistent between writers; \
+    for S3-compatible stores that lack If-None-Match, set `aws_conditional_put=etag` or use \
+    a store that supports it";
+
 /// Outcome of trying to write a commit.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -52,23 +60,99 @@ impl CommitLog {
     }
 
     /// Writes `commit` if no commit of that version exists.
+    ///
+    /// Idempotent under retries and lost responses: when the store says the version
+    /// exists, or a put fails in a way that leaves it unknown whether it was written (a
+    /// timeout, a 5xx after `object_store`'s own retries), the stored commit is read
+    /// back and compared by [`Commit::id`]. Ours means committed; another writer's
+    /// means lost; none means the put did not land, and it is tried again with the
+    /// same id (at most [`PUT_ATTEMPTS`] times in all).
     pub async fn put_commit(&self, commit: &Commit) -> Result<PutOutcome> {
-        let body = serde_json::to_vec(commit)?;
-        let opts = PutOptions {
+        let body = Bytes::from(serde_json::to_vec(commit)?);
+        let path = Self::commit_path(commit.version);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let opts = PutOptions {
+                mode: PutMode::Create,
+                ..Default::default()
+            };
+            let error = match self
+                .store
+                .put_opts(&path, PutPayload::from(body.clone()), opts)
+                .await
+            {
+                Ok(_) => return Ok(PutOutcome::Committed),
+                Err(object_store::Error::AlreadyExists { .. }) => None,
+                Err(object_store::Error::NotImplemented { .. }) => {
+                    return Err(TablesError::InvalidRoot {
+                        url: self.store.to_string(),
+                        reason: PUT_IF_ABSENT_REQUIRED.into(),
+                    })
+                }
+                Err(e) => Some(e),
+            };
+            match self.read_commit(commit.version).await {
+                Ok(Some(stored)) if stored.id == commit.id => return Ok(PutOutcome::Committed),
+                Ok(Some(_)) => return Ok(PutOutcome::Lost),
+                Ok(None) if error.is_none() => {
+                    // "Already exists" but nothing to read: a store that is not
+                    // read-after-write consistent; the version is taken all the same.
+                    return Ok(PutOutcome::Lost);
+                }
+                Ok(None) | Err(_) if attempt < PUT_ATTEMPTS => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+                Ok(None) => return Err(error.map_or(TablesError::Contention(attempt), Into::into)),
+                Err(read_error) => {
+                    return Err(error.map_or(read_error, Into::into));
+                }
+            }
+        }
+    }
+
+    /// Checks once that the store honours put-if-absent, on a scratch key: a second
+    /// create of the same object must fail. Without it two writers could both "win" a
+    /// commit and silently fork the log.
+    pub async fn probe_put_if_absent(&self) -> Result<()> {
+        let path = Path::from(format!(
+            "{LOG_DIR}/_probe/{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let create = || PutOptions {
             mode: PutMode::Create,
             ..Default::default()
         };
-        match self
+        let refuse = |reason: String| TablesError::InvalidRoot {
+            url: self.store.to_string(),
+            reason,
+        };
+        let first = self
             .store
-            .put_opts(
-                &Self::commit_path(commit.version),
-                PutPayload::from(body),
-                opts,
-            )
-            .await
-        {
-            Ok(_) => Ok(PutOutcome::Committed),
-            Err(object_store::Error::AlreadyExists { .. }) => Ok(PutOutcome::Lost),
+            .put_opts(&path, PutPayload::from_static(b"probe"), create())
+            .await;
+        let second = match first {
+            Ok(_) => {
+                self.store
+                    .put_opts(&path, PutPayload::from_static(b"probe"), create())
+                    .await
+            }
+            Err(object_store::Error::NotImplemented { .. }) => {
+                return Err(refuse(PUT_IF_ABSENT_REQUIRED.into()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // The probe object is scratch: a failed delete leaves one tiny object behind.
+        let _ = self.store.delete(&path).await;
+        match second {
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Ok(_) => Err(refuse(format!(
+                "{PUT_IF_ABSENT_REQUIRED} (a second create of the same object succeeded: the \
+                 store ignores If-None-Match)"
+            ))),
+            Err(object_store::Error::NotImplemented { .. }) => {
+                Err(refuse(PUT_IF_ABSENT_REQUIRED.into()))
+            }
             Err(e) => Err(e.into()),
         }
     }
