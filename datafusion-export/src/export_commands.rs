@@ -230,9 +230,10 @@ pub async fn export_to_table(
             let url = table.def.urls.first().ok_or_else(|| {
                 ExportError::Invalid("the Delta external table has no URL".into())
             })?;
-            let target = DeltaTarget::new(
+            let target = DeltaTarget::new_in(
                 url.expose(),
                 external_table::storage_map(&StorageOptions::of(task.session_config())),
+                Some(task.runtime_env().as_ref()),
             )?;
             let declared: Vec<String> = table
                 .def

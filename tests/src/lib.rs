@@ -1,6 +1,8 @@
 //! Support for the end-to-end tests: an instrumented `ObjectStore` that counts
 //! requests and injects faults or races, and small helpers.
 
+pub mod fault_store;
+
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -7,6 +7,7 @@ mod concurrency;
 mod continuous;
 mod cursors;
 mod export;
+mod faults;
 mod ingestion;
 mod persistence;
 mod pushdown;

@@ -182,9 +182,10 @@ async fn attempt(
                 "the Delta external table has no URL".into(),
             ))
         })?;
-        let target = DeltaTarget::new(
+        let target = DeltaTarget::new_in(
             url.expose(),
             external_table::storage_map(&db.options().storage_options),
+            Some(engine.context().runtime_env().as_ref()),
         )?;
         if let Some(version) = target.app_transaction_version(&app_id).await? {
             let landed = u64::try_from(version).unwrap_or(0);

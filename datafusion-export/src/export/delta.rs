@@ -147,6 +147,17 @@ impl DeltaTarget {
     /// keys (`aws_access_key_id`, `azure_storage_account_key`, ...); cloud credentials are
     /// also read from the environment. Nothing is read or written yet.
     pub fn new(url: &str, storage_options: HashMap<String, String>) -> Result<Self> {
+        Self::new_in(url, storage_options, None)
+    }
+
+    /// [`DeltaTarget::new`] in a session: an object store registered in `runtime` for
+    /// the URL's scheme and host (`SessionContext::register_object_store`) holds the
+    /// table, as it does for the storage targets of the same session.
+    pub fn new_in(
+        url: &str,
+        storage_options: HashMap<String, String>,
+        runtime: Option<&datafusion::execution::runtime_env::RuntimeEnv>,
+    ) -> Result<Self> {
         let shown = scrub_secrets(url.trim());
         let invalid = |reason: String| {
             ExportError::Invalid(scrub_secrets(&format!(
@@ -157,11 +168,19 @@ impl DeltaTarget {
         if !matches!(url.scheme(), "file" | "memory") {
             register_cloud_handlers();
         }
+        let registered = runtime.filter(|_| url.has_host()).and_then(|runtime| {
+            let base = format!("{}://{}", url.scheme(), url.authority());
+            let base = datafusion::execution::object_store::ObjectStoreUrl::parse(base).ok()?;
+            runtime.object_store(&base).ok()
+        });
         let log_store = DeltaTableBuilder::from_url(url.clone())
             .and_then(|builder| {
-                builder
-                    .with_storage_options(storage_options.clone())
-                    .build_storage()
+                let builder = builder.with_storage_options(storage_options.clone());
+                match registered {
+                    Some(store) => builder.with_storage_backend(store, url.clone()),
+                    None => builder,
+                }
+                .build_storage()
             })
             .map_err(|e| invalid(e.to_string()))?;
         Ok(Self {

@@ -173,7 +173,11 @@ pub async fn resolve(
                     def.name
                 )));
             }
-            let target = DeltaTarget::new(def.urls[0].expose(), storage_map(storage_options))?;
+            let target = DeltaTarget::new_in(
+                def.urls[0].expose(),
+                storage_map(storage_options),
+                Some(runtime),
+            )?;
             let partition_columns: Vec<String> =
                 def.partitions.iter().map(|p| p.name.clone()).collect();
             if def.columns.is_empty() {
@@ -489,7 +493,11 @@ impl TableProvider for DeltaReadBack {
         let url = self.table.def.urls.first().ok_or_else(|| {
             datafusion::error::DataFusionError::Plan("the Delta external table has no URL".into())
         })?;
-        let target = DeltaTarget::new(url.expose(), storage_map(&self.storage_options.0))?;
+        let target = DeltaTarget::new_in(
+            url.expose(),
+            storage_map(&self.storage_options.0),
+            Some(state.runtime_env()),
+        )?;
         let provider = target.table_provider().await?;
         if provider.schema().fields().len() != self.table.schema.fields().len() {
             return plan_err!(
