@@ -9,5 +9,6 @@ mod cursors;
 mod export;
 mod faults;
 mod ingestion;
+mod overlap;
 mod persistence;
 mod pushdown;

@@ -1,0 +1,335 @@
+//! Runners that overlap: two processes running one continuous export (two `.run`s, or
+//! `serve` and a cron `.run`), and a drop + re-create or an alter while a run is in
+//! flight. Each case pauses runner A at a barrier just before it writes its first data
+//! file, lets the other side act, then releases A: the data stays exactly once and a
+//! stale runner's commit is refused with a message that says why.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use datafusion_export::continuous::scheduler::Scheduler;
+use datafusion_export::continuous::ContinuousSettings;
+use datafusion_export::tables::{Database, DatabaseOptions, ManualClock};
+use datafusion_export::Engine;
+use datafusion_export_integration_tests::{i64_column, id_batch, string_column, InstrumentedStore};
+use futures::FutureExt;
+use object_store::memory::InMemory;
+use object_store::ObjectStore;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    Storage,
+    Delta,
+}
+
+/// One database and one bucket (`s3://race`), and two processes on them.
+struct Two {
+    a: Engine,
+    b: Engine,
+    bucket: Arc<InstrumentedStore>,
+    raw_bucket: Arc<dyn ObjectStore>,
+}
+
+async fn engine(db: Arc<dyn ObjectStore>, bucket: Arc<InstrumentedStore>) -> Engine {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+    ));
+    let db = Database::open_store(db, "db", DatabaseOptions::default().with_clock(clock))
+        .await
+        .unwrap();
+    let engine = Engine::with_settings(db, ContinuousSettings::default());
+    engine
+        .context()
+        .register_object_store(&url::Url::parse("s3://race").unwrap(), bucket);
+    engine
+}
+
+async fn exec(engine: &Engine, text: &str) {
+    engine
+        .execute_collect(text)
+        .await
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
+}
+
+fn definition(target: Target) -> &'static str {
+    match target {
+        Target::Storage => "kind=storage dataformat=parquet ('s3://race/out')",
+        Target::Delta => "kind=delta ('s3://race/delta')",
+    }
+}
+
+async fn two(target: Target) -> Two {
+    let db: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let raw_bucket: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let bucket = InstrumentedStore::new(Arc::clone(&raw_bucket));
+    let a = engine(Arc::clone(&db), bucket.clone()).await;
+    let b = engine(db, bucket.clone()).await;
+    exec(&a, ".create table T (id:long, s:string)").await;
+    exec(
+        &a,
+        &format!(
+            ".create external table X (id:long, s:string) {}",
+            definition(target)
+        ),
+    )
+    .await;
+    exec(
+        &a,
+        ".create-or-alter continuous-export E to table X <| SELECT id, s FROM T",
+    )
+    .await;
+    Two {
+        a,
+        b,
+        bucket,
+        raw_bucket,
+    }
+}
+
+/// Arms a barrier at the next data-file write to the bucket: `reached` fires when a
+/// runner gets there, and it waits for `release`.
+fn barrier_at_next_data_file(
+    bucket: &InstrumentedStore,
+) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+    let (reached_tx, reached_rx) = oneshot::channel::<()>();
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let mut gate = Some((reached_tx, release_rx));
+    bucket.set_put_hook(Some(Box::new(move |path| {
+        if path.as_ref().contains("_delta_log") {
+            return None;
+        }
+        let (reached, release) = gate.take()?;
+        Some(
+            async move {
+                let _ = reached.send(());
+                let _ = release.await;
+                Ok(())
+            }
+            .boxed(),
+        )
+    })));
+    (reached_rx, release_tx)
+}
+
+async fn ingest(engine: &Engine, ids: std::ops::Range<i64>) {
+    engine
+        .database()
+        .ingest("T", vec![id_batch(&ids.collect::<Vec<_>>())])
+        .await
+        .unwrap();
+}
+
+/// The ids the export's reported artifacts hold, and the ids the target holds.
+async fn exported(two: &Two, engine: &Engine, target: Target, name: &str) -> (Vec<i64>, Vec<i64>) {
+    let artifacts = engine
+        .execute_collect(&format!(
+            ".show continuous-export {name} exported-artifacts"
+        ))
+        .await
+        .unwrap();
+    let reader = datafusion::prelude::SessionContext::new();
+    reader.register_object_store(
+        &url::Url::parse("s3://race").unwrap(),
+        Arc::clone(&two.raw_bucket),
+    );
+    let mut reported = Vec::new();
+    for path in string_column(&artifacts, "Path") {
+        let batches = reader
+            .read_parquet(
+                path.as_str(),
+                datafusion::prelude::ParquetReadOptions::default().file_extension(""),
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        reported.extend(i64_column(&batches, "id"));
+    }
+    reported.sort();
+    let mut held = match target {
+        // A storage target's folder also holds a stale run's orphans (they are never
+        // reported); what counts is the reported artifacts.
+        Target::Storage => reported.clone(),
+        Target::Delta => i64_column(
+            &engine
+                .execute_collect("SELECT id FROM external_table('X')")
+                .await
+                .unwrap(),
+            "id",
+        ),
+    };
+    held.sort();
+    (reported, held)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_runners_with_different_end_cursors_export_once() {
+    for target in [Target::Storage, Target::Delta] {
+        let two = two(target).await;
+        ingest(&two.a, 0..10).await;
+        let (reached, release) = barrier_at_next_data_file(&two.bucket);
+        let a = two.a.clone();
+        let runner_a =
+            tokio::spawn(async move { a.execute_collect(".run continuous-export E").await });
+        reached.await.unwrap();
+        // A planned (start, N]; a new ingestion lands; B plans (start, N+1] and commits.
+        ingest(&two.b, 10..20).await;
+        exec(&two.b, ".run continuous-export E").await;
+        release.send(()).unwrap();
+        let err = runner_a.await.unwrap().unwrap_err().to_string();
+        assert!(
+            err.contains("already committed by another runner")
+                || err.contains("already exported by another run"),
+            "{target:?}: {err}"
+        );
+        exec(&two.a, ".run continuous-export E").await;
+        let (reported, held) = exported(&two, &two.a, target, "E").await;
+        assert_eq!(reported, (0..20).collect::<Vec<_>>(), "{target:?}");
+        assert_eq!(held, reported, "{target:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_runner_with_the_smaller_end_cursor_commits_first_and_the_other_is_refused() {
+    for target in [Target::Storage, Target::Delta] {
+        let two = two(target).await;
+        ingest(&two.a, 0..10).await;
+        // A plans (start, N] and waits at its first data file.
+        let (a_reached, a_release) = barrier_at_next_data_file(&two.bucket);
+        let a = two.a.clone();
+        let runner_a =
+            tokio::spawn(async move { a.execute_collect(".run continuous-export E").await });
+        a_reached.await.unwrap();
+        // An ingestion lands; B plans (start, N+1] and waits too.
+        ingest(&two.b, 10..20).await;
+        let (b_reached, b_release) = barrier_at_next_data_file(&two.bucket);
+        let b = two.b.clone();
+        let runner_b =
+            tokio::spawn(async move { b.execute_collect(".run continuous-export E").await });
+        b_reached.await.unwrap();
+        // A commits first (a smaller end cursor than B's), then B tries.
+        a_release.send(()).unwrap();
+        runner_a.await.unwrap().unwrap();
+        b_release.send(()).unwrap();
+        let err = runner_b.await.unwrap().unwrap_err().to_string();
+        assert!(
+            err.contains("already committed by another runner")
+                || err.contains("already exported by another run"),
+            "{target:?}: {err}"
+        );
+        exec(&two.b, ".run continuous-export E").await;
+        let (reported, held) = exported(&two, &two.a, target, "E").await;
+        assert_eq!(reported, (0..20).collect::<Vec<_>>(), "{target:?}");
+        assert_eq!(held, reported, "{target:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_and_a_cron_run_overlap_and_export_once() {
+    for target in [Target::Storage, Target::Delta] {
+        let two = two(target).await;
+        ingest(&two.a, 0..10).await;
+        let (reached, release) = barrier_at_next_data_file(&two.bucket);
+        let a = two.a.clone();
+        // `serve`'s scheduler ticks in process A; the cron `.run` comes in process B.
+        let serve = tokio::spawn(async move { Scheduler::new(a).tick().await });
+        reached.await.unwrap();
+        ingest(&two.b, 10..20).await;
+        exec(&two.b, ".run continuous-export E").await;
+        release.send(()).unwrap();
+        let ticked = serve.await.unwrap().unwrap();
+        assert_eq!(ticked.len(), 1);
+        let err = ticked[0].1.as_ref().unwrap_err().to_string();
+        assert!(
+            err.contains("already committed by another runner")
+                || err.contains("already exported by another run"),
+            "{target:?}: {err}"
+        );
+        ingest(&two.b, 20..25).await;
+        exec(&two.a, ".run continuous-export E").await;
+        let (reported, held) = exported(&two, &two.a, target, "E").await;
+        assert_eq!(reported, (0..25).collect::<Vec<_>>(), "{target:?}");
+        assert_eq!(held, reported, "{target:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn drop_and_recreate_while_a_run_is_in_flight_refuses_the_stale_run() {
+    for target in [Target::Storage, Target::Delta] {
+        let two = two(target).await;
+        ingest(&two.a, 0..10).await;
+        let (reached, release) = barrier_at_next_data_file(&two.bucket);
+        let a = two.a.clone();
+        let runner_a =
+            tokio::spawn(async move { a.execute_collect(".run continuous-export E").await });
+        reached.await.unwrap();
+        exec(&two.b, ".drop continuous-export E").await;
+        exec(
+            &two.b,
+            ".create-or-alter continuous-export E to table X <| SELECT id, s FROM T",
+        )
+        .await;
+        release.send(()).unwrap();
+        let err = runner_a.await.unwrap().unwrap_err().to_string();
+        assert!(err.contains("dropped and re-created"), "{target:?}: {err}");
+        // The new export starts at its creation: it reports only what came after.
+        ingest(&two.b, 10..20).await;
+        exec(&two.b, ".run continuous-export E").await;
+        let (reported, held) = exported(&two, &two.b, target, "E").await;
+        assert_eq!(reported, (10..20).collect::<Vec<_>>(), "{target:?}");
+        if target == Target::Delta {
+            // The stale run's Delta commit (rows 0..10, the old export's identity) had
+            // landed before its record was refused; no row is in the table twice.
+            assert_eq!(held, (0..20).collect::<Vec<_>>(), "{target:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn altering_the_query_while_a_run_is_in_flight_refuses_the_stale_run() {
+    for target in [Target::Storage, Target::Delta] {
+        let two = two(target).await;
+        ingest(&two.a, 0..10).await;
+        let (reached, release) = barrier_at_next_data_file(&two.bucket);
+        let a = two.a.clone();
+        let runner_a =
+            tokio::spawn(async move { a.execute_collect(".run continuous-export E").await });
+        reached.await.unwrap();
+        exec(
+            &two.b,
+            ".create-or-alter continuous-export E to table X <| SELECT id, s FROM T WHERE id >= 0",
+        )
+        .await;
+        release.send(()).unwrap();
+        let result = runner_a.await.unwrap();
+        let (reported, held) = match target {
+            Target::Storage => {
+                let err = result.unwrap_err().to_string();
+                assert!(err.contains("altered"), "{err}");
+                exec(&two.b, ".run continuous-export E").await;
+                exported(&two, &two.b, target, "E").await
+            }
+            Target::Delta => {
+                // The run's Delta commit may land before its record is refused; the next
+                // run then records that commit instead of exporting again.
+                if let Err(e) = &result {
+                    assert!(e.to_string().contains("altered"), "{e}");
+                }
+                exec(&two.b, ".run continuous-export E").await;
+                exported(&two, &two.b, target, "E").await
+            }
+        };
+        assert_eq!(reported, (0..10).collect::<Vec<_>>(), "{target:?}");
+        assert_eq!(held, reported, "{target:?}");
+        let shown = two
+            .b
+            .execute_collect(".show continuous-export E")
+            .await
+            .unwrap();
+        assert!(string_column(&shown, "Query")
+            .iter()
+            .any(|q| q.contains("WHERE id >= 0")));
+    }
+}
