@@ -191,6 +191,25 @@ async fn serve(
     Ok(())
 }
 
+/// `dfexport` as a process: the process's arguments, results on standard output,
+/// errors on standard error, and the exit code.
+pub async fn main() -> std::process::ExitCode {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match run_from(std::env::args_os(), &mut out).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            let message = message.trim_end();
+            if message.starts_with("error:") {
+                eprintln!("{message}");
+            } else {
+                eprintln!("error: {message}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Parses `argv` and runs it, printing results to `out`. Errors come back as the
 /// message to show the user.
 pub async fn run_from<I, T>(argv: I, out: &mut dyn Write) -> Result<(), String>

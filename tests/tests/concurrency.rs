@@ -165,3 +165,83 @@ async fn a_losing_put_if_absent_retries_with_the_next_cursor() {
     all.sort();
     assert_eq!(all, vec![1, 100]);
 }
+
+/// A store that ignores put-if-absent (as some older S3-compatible servers ignore
+/// `If-None-Match`): every create overwrites.
+#[derive(Debug)]
+struct IgnoresIfNoneMatch(Arc<dyn ObjectStore>);
+
+impl std::fmt::Display for IgnoresIfNoneMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IgnoresIfNoneMatch")
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for IgnoresIfNoneMatch {
+    async fn put_opts(
+        &self,
+        location: &object_store::path::Path,
+        payload: object_store::PutPayload,
+        mut opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        opts.mode = object_store::PutMode::Overwrite;
+        self.0.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &object_store::path::Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.0.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.0.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
+        self.0.delete_stream(locations)
+    }
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.0.list(prefix)
+    }
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.0.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &object_store::path::Path,
+        to: &object_store::path::Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.0.copy_opts(from, to, options).await
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_ignores_put_if_absent_is_refused_at_open() {
+    let store = Arc::new(IgnoresIfNoneMatch(Arc::new(InMemory::new())));
+    let err = Database::open_store(store, "s3://old-server/db", DatabaseOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("s3://old-server/db") && err.contains("put-if-absent"),
+        "{err}"
+    );
+}

@@ -64,6 +64,7 @@ async fn world(checkpoint_interval: u64) -> World {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Operation {
+    CreateTable,
     Ingest,
     ExportCsv,
     ExportParquet,
@@ -73,7 +74,8 @@ enum Operation {
 }
 
 impl Operation {
-    const ALL: [Operation; 6] = [
+    const ALL: [Operation; 7] = [
+        Operation::CreateTable,
         Operation::Ingest,
         Operation::ExportCsv,
         Operation::ExportParquet,
@@ -96,11 +98,11 @@ async fn exec(engine: &Engine, text: &str) {
 
 /// Everything before the operation, without faults.
 async fn setup(op: Operation) -> World {
-    let w = world(if op == Operation::Checkpoint { 3 } else { 100 }).await;
+    let w = world(if op == Operation::Checkpoint { 2 } else { 100 }).await;
     let e = &w.engine;
     exec(e, ".create table T (id:long, s:string)").await;
     match op {
-        Operation::Ingest | Operation::Checkpoint => {}
+        Operation::CreateTable | Operation::Ingest | Operation::Checkpoint => {}
         Operation::ExportCsv | Operation::ExportParquet => {
             e.database()
                 .ingest("T", vec![id_batch(&ids(0, ROWS))])
@@ -142,6 +144,12 @@ async fn attempt(w: &World, op: Operation) -> Result<Vec<String>, String> {
             .map_err(|e| e.to_string())
     };
     match op {
+        // A retried `.create table` must not fail with "exists" after it succeeded.
+        Operation::CreateTable => e
+            .execute_collect(".create table U (a:long, b:string)")
+            .await
+            .map(|_| Vec::new())
+            .map_err(|e| e.to_string()),
         Operation::Ingest | Operation::Checkpoint => e
             .database()
             .ingest("T", vec![id_batch(&ids(0, ROWS))])
@@ -200,12 +208,21 @@ async fn ids_in(w: &World, paths: &[String], csv: bool) -> Vec<i64> {
 /// What must hold after the operation succeeded.
 async fn check(w: &World, op: Operation, reported: &[String], case: &str) {
     let e = &w.engine;
+    if op == Operation::CreateTable {
+        let tables = e.database().tables().await.unwrap();
+        assert_eq!(
+            tables.iter().filter(|t| t.name == "U").count(),
+            1,
+            "{case}: the table"
+        );
+        return;
+    }
     let expected = ids(0, ROWS);
     let mut stored = i64_column(&e.execute_collect("SELECT id FROM T").await.unwrap(), "id");
     stored.sort();
     assert_eq!(stored, expected, "{case}: the table");
     match op {
-        Operation::Ingest => {}
+        Operation::CreateTable | Operation::Ingest => {}
         Operation::Checkpoint => {
             // A new process opens from the checkpoint (if it was written) and the log.
             let reopened = Database::open_store(
