@@ -12,3 +12,4 @@ mod ingestion;
 mod overlap;
 mod persistence;
 mod pushdown;
+mod scheduler;
