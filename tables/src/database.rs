@@ -21,7 +21,7 @@ use crate::log::store::{CommitLog, PutOutcome};
 use crate::root::open_root;
 
 /// How a database behaves; the defaults suit production.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DatabaseOptions {
     /// Stamps ingestion times.
     pub clock: Arc<dyn Clock>,
@@ -41,6 +41,21 @@ impl Default for DatabaseOptions {
             max_rows_per_extent: 1 << 20,
             storage_options: Vec::new(),
         }
+    }
+}
+
+impl std::fmt::Debug for DatabaseOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Storage options hold credentials: only their keys are shown.
+        f.debug_struct("DatabaseOptions")
+            .field("clock", &self.clock)
+            .field("checkpoint_interval", &self.checkpoint_interval)
+            .field("max_rows_per_extent", &self.max_rows_per_extent)
+            .field(
+                "storage_options",
+                &crate::root::StorageOptions(self.storage_options.clone()),
+            )
+            .finish()
     }
 }
 
