@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary, one module per area.
 
 mod bad_input;
+mod chaos;
 mod checkpoint;
 mod cli;
 mod concurrency;
