@@ -103,10 +103,24 @@ impl Args {
     }
 }
 
+/// Shortest `serve --poll-interval`.
+pub const MIN_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+/// Longest `serve --poll-interval` (1 day).
+pub const MAX_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(86_400);
+
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
-    crate::command::parse_timespan(text)
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("'{text}' is not a timespan such as 1s, 500ms or 1m"))
+    use crate::command::{format_timespan, try_parse_timespan, TimespanError};
+    match try_parse_timespan(text) {
+        Ok(d) if (MIN_POLL_INTERVAL..=MAX_POLL_INTERVAL).contains(&d) => Ok(d),
+        Ok(_) | Err(TimespanError::OutOfRange) => Err(format!(
+            "{text} is out of range: the poll interval is a timespan from {} to {}",
+            format_timespan(MIN_POLL_INTERVAL),
+            format_timespan(MAX_POLL_INTERVAL)
+        )),
+        Err(TimespanError::Invalid) => Err(format!(
+            "'{text}' is not a timespan such as 1s, 500ms or 1m"
+        )),
+    }
 }
 
 async fn shutdown_signal() {
@@ -271,10 +285,38 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
         statements.extend(split_statements(&text).map_err(|e| e.to_string())?);
     }
 
+    let mut ran = Ok(());
     for statement in statements {
-        run_statement(&engine, &statement, args.format, out).await?;
+        if let Err(e) = run_statement(&engine, &statement, args.format, out).await {
+            ran = Err(e);
+            break;
+        }
     }
-    Ok(())
+    // `.export async` printed its operation id; the process stays until the
+    // operation ends, or its task would be cancelled half-way.
+    let waited = wait_for_operations(&engine).await;
+    ran.and(waited)
+}
+
+/// Waits for the async operations `engine` started; an error names each that failed.
+async fn wait_for_operations(engine: &Engine) -> Result<(), String> {
+    let ended = engine.operations().wait_all().await;
+    let failed: Vec<String> = ended
+        .iter()
+        .filter(|op| op.state == crate::export::operations::OperationState::Failed)
+        .map(|op| {
+            format!(
+                "operation {} failed: {}",
+                op.id,
+                op.status.as_deref().unwrap_or("no details")
+            )
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("\n"))
+    }
 }
 
 /// Runs one statement and prints its result; long exports show a progress bar on a
@@ -437,5 +479,5 @@ async fn interactive(
     if let Some(h) = &history {
         let _ = editor.save_history(h);
     }
-    Ok(())
+    wait_for_operations(engine).await
 }

@@ -75,7 +75,7 @@ impl Engine {
             "external_table",
             Arc::new(ExternalTableFunction::new(db.clone())),
         );
-        let operations = Operations::new(db.object_store());
+        let operations = Operations::new(db.clone());
         Self {
             db,
             ctx,
@@ -202,7 +202,7 @@ impl Engine {
             Command::ShowExternalTable { name } => {
                 export_commands::show_external_table(self, &name).await?
             }
-            Command::ShowOperations => export_commands::show_operations(self)?,
+            Command::ShowOperations => export_commands::show_operations(self).await?,
             Command::ShowOperation { id, details } => {
                 export_commands::show_operation(self, &id, details).await?
             }

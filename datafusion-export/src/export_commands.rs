@@ -38,31 +38,67 @@ pub async fn export(
 ) -> Result<RecordBatch> {
     let persist = persist_details(&command.properties)?;
     if command.is_async {
-        let id = engine.operations().start("DataExport", &shown_text);
+        // Checked before anything is recorded: a bad command is an error now, not a
+        // failed operation later.
+        check_export(engine, &command).await?;
         let background = engine.clone();
-        tokio::spawn(async move {
-            let outcome = run(&background, command)
-                .await
-                .map(|batch| details_of(&batch))
-                .map_err(|e| crate::engine::scrub_error(e).to_string());
-            background
-                .operations()
-                .finish(id, outcome, persist.unwrap_or(true))
-                .await;
-        });
+        let id = engine
+            .operations()
+            .spawn(
+                "DataExport",
+                &shown_text,
+                persist.unwrap_or(true),
+                async move {
+                    run(&background, command)
+                        .await
+                        .map(|batch| details_of(&batch))
+                        .map_err(|e| crate::engine::scrub_error(e).to_string())
+                },
+            )
+            .await?;
         return ResultBuilder::new()
             .strings("OperationId", [Some(id.to_string())])
             .build();
     }
     let batch = run(engine, command).await?;
     if persist == Some(true) {
-        let id = engine.operations().start("DataExport", &shown_text);
         engine
             .operations()
-            .finish(id, Ok(details_of(&batch)), true)
-            .await;
+            .record("DataExport", &shown_text, Ok(details_of(&batch)), true)
+            .await?;
     }
     Ok(batch)
+}
+
+/// What can be checked of an export before it runs: its properties, its external
+/// table when it exports to one, and its query's plan.
+async fn check_export(engine: &Engine, command: &ExportCommand) -> Result<()> {
+    engine.query_frame(&command.query).await?;
+    match &command.target {
+        ExportTarget::Storage { format, urls } => {
+            ExportOptions::parse(
+                &command.properties,
+                Some(*format),
+                command.compressed,
+                Distribution::PerShard,
+            )?;
+            let runtime = engine.context().runtime_env();
+            let storage_options = &engine.database().options().storage_options;
+            for url in urls {
+                resolve_target(url, Some(&runtime), storage_options)?;
+            }
+        }
+        ExportTarget::Table { name } => {
+            if command.compressed {
+                return Err(ExportError::Invalid(
+                    "`compressed` does not apply to `.export to table`: set compressed=true on the external table".into(),
+                ));
+            }
+            let table = external_table::load(engine.database(), name).await?;
+            table.export_options(&command.properties)?;
+        }
+    }
+    Ok(())
 }
 
 fn persist_details(properties: &[Property]) -> Result<Option<bool>> {
@@ -533,9 +569,9 @@ fn describe_path_format(parts: &[PathFormatPart]) -> String {
         .join(" ")
 }
 
-/// `.show operations`.
-pub fn show_operations(engine: &Engine) -> Result<RecordBatch> {
-    operations_table(&engine.operations().list())
+/// `.show operations`: every operation of the database, from any process.
+pub async fn show_operations(engine: &Engine) -> Result<RecordBatch> {
+    operations_table(&engine.operations().list().await?)
 }
 
 /// `.show operation <id> [details]`.
@@ -546,7 +582,13 @@ pub async fn show_operation(engine: &Engine, id: &str, details: bool) -> Result<
     }
     match op.state {
         OperationState::Completed => {
-            let d = op.details.unwrap_or_default();
+            let Some(d) = op.details else {
+                return Err(ExportError::Invalid(format!(
+                    "operation {} completed, but its details were not persisted \
+                     (persistDetails=false): only the process that ran it can show them",
+                    op.id
+                )));
+            };
             let mut builder = ResultBuilder::new();
             for (i, name) in d.columns.iter().enumerate() {
                 builder = builder.strings(name, d.rows.iter().map(|r| r.get(i).cloned().flatten()));

@@ -39,5 +39,5 @@ pub use insert_sink::IngestSink;
 pub use log::state::{DatabaseState, Extent, TableState};
 pub use provider::IngestionTable;
 pub use redact::{scrub_secrets, REDACTED};
-pub use root::{cloud_store, open_root, StorageOptions};
+pub use root::{cloud_store, open_root, OffsetListing, StorageOptions};
 pub use scan_exec::{ExtentScanExec, ScanScope};

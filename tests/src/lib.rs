@@ -2,6 +2,7 @@
 //! requests and injects faults or races, and small helpers.
 
 pub mod fault_store;
+pub mod fuzz;
 pub mod servers;
 
 use std::fmt;

@@ -282,3 +282,149 @@ async fn roots_that_cannot_be_opened() {
     let err = Engine::open("").await.unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
 }
+
+/// Timespans and sizes out of range are refused when the command runs, with the
+/// property and its range in the message, and nothing is committed; no value
+/// panics (issue 9, item 6).
+#[tokio::test]
+async fn out_of_range_timespans_and_sizes_are_refused() {
+    let engine = engine().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    engine
+        .execute_collect(&format!(
+            ".create external table X (id:long, s:string) kind=storage dataformat=csv ('{d}/x')"
+        ))
+        .await
+        .unwrap();
+    let create = |props: &str| {
+        format!(".create-or-alter continuous-export E to table X with ({props}) <| SELECT * FROM T")
+    };
+    for (props, needles) in [
+        (
+            "forcedLatency=100000000d",
+            &[
+                "forcedLatency",
+                "100000000d",
+                "out of range",
+                "10675199 days",
+            ][..],
+        ),
+        (
+            "forcedLatency=366d",
+            &[
+                "property 'forcedLatency'",
+                "366d is out of range",
+                "from 0s to 365d",
+            ],
+        ),
+        (
+            "forcedLatency='100000000d'",
+            &[
+                "property 'forcedLatency'",
+                "out of range",
+                "from 0s to 365d",
+            ],
+        ),
+        (
+            "forcedLatency='99999999999999999999s'",
+            &["property 'forcedLatency'", "out of range"],
+        ),
+        (
+            "forcedLatency='-1.00:00:00'",
+            &["property 'forcedLatency'", "not a timespan"],
+        ),
+        (
+            "forcedLatency=-1.00:00:00",
+            &["negative timespans", "forcedLatency"],
+        ),
+        (
+            "forcedLatency='NaN'",
+            &["property 'forcedLatency'", "not a timespan"],
+        ),
+        (
+            "intervalBetweenRuns=500ms",
+            &["property 'intervalBetweenRuns'", "from 1s to 365d"],
+        ),
+        (
+            "intervalBetweenRuns=1000d",
+            &["property 'intervalBetweenRuns'", "1000d is out of range"],
+        ),
+        (
+            "sizeLimit=99999999999",
+            &["property 'sizeLimit'", "out of range", "4294967296 (4 GiB)"],
+        ),
+        (
+            "parquetRowGroupSize=0",
+            &["property 'parquetRowGroupSize'", "out of range"],
+        ),
+    ] {
+        let before = fingerprint(&engine).await;
+        let err = engine
+            .execute_collect(&create(props))
+            .await
+            .expect_err(props)
+            .to_string();
+        for needle in needles {
+            assert!(err.contains(needle), "`{props}` failed with `{err}`");
+        }
+        assert_eq!(fingerprint(&engine).await, before, "`{props}` committed");
+        let shown = engine
+            .execute_collect(".show continuous-exports")
+            .await
+            .unwrap();
+        assert_eq!(shown.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    }
+    // The largest allowed values are taken, and a run with them does not panic.
+    engine
+        .execute_collect(&create("forcedLatency=365d, intervalBetweenRuns=365d"))
+        .await
+        .unwrap();
+    let ran = engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .unwrap();
+    assert_eq!(ran.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    expect_error(
+        &engine,
+        &format!(
+            ".create external table B (ts:datetime) kind=storage partition by (D:datetime = bin(ts, 100000000d)) dataformat=csv ('{d}/b')"
+        ),
+        "bin size 100000000d is out of range",
+    )
+    .await;
+    expect_error(
+        &engine,
+        &format!(".export to csv ('{d}/e') with (sizeLimit=-1) <| SELECT * FROM T"),
+        "sizeLimit",
+    )
+    .await;
+    let err = datafusion_export::cli::run_from(
+        [
+            "dfexport",
+            "--db",
+            "memory://",
+            "serve",
+            "--poll-interval",
+            "100000000d",
+        ],
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("out of range"), "{err}");
+    let err = datafusion_export::cli::run_from(
+        [
+            "dfexport",
+            "--db",
+            "memory://",
+            "serve",
+            "--poll-interval",
+            "2d",
+        ],
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("from 10ms to 1d"), "{err}");
+}

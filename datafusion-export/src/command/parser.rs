@@ -79,9 +79,10 @@
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 use super::ast::{
-    parse_timespan, BinStep, ColumnDef, Command, CreateMode, DataFormat, ExportCommand,
-    ExportTarget, ExternalTableDef, ExternalTableKind, KustoType, PartitionDef, PartitionExpr,
-    PathFormatPart, Property, PropertyValue, SecretString, StartOfUnit,
+    format_timespan, try_parse_timespan, BinStep, ColumnDef, Command, CreateMode, DataFormat,
+    ExportCommand, ExportTarget, ExternalTableDef, ExternalTableKind, KustoType, PartitionDef,
+    PartitionExpr, PathFormatPart, Property, PropertyValue, SecretString, StartOfUnit,
+    TimespanError,
 };
 use super::error::ParseError;
 use super::lexer::{lex, LexError, Lexed, Tok};
@@ -100,6 +101,11 @@ pub const SUPPORTED_COMMANDS: &str = ".create table <name> (<col>:<type>, ...), 
 .create-or-alter continuous-export <name> [over (<table>, ...)] to table <name> [with (...)] <| <query>, \
 .show continuous-exports, .show continuous-export <name> [exported-artifacts|failures], \
 .enable|.disable|.run continuous-export <name>, .drop continuous-export <name> [ifexists]";
+
+/// The longest step of `bin(column, <timespan>)`: 36500 days (about 100 years).
+/// Longer bins would put every date of the era in one folder and do not fit the
+/// nanosecond intervals that read the partitions back.
+pub const MAX_BIN_TIMESPAN: std::time::Duration = std::time::Duration::from_secs(36_500 * 86_400);
 
 /// Example GUID shown in operation-id errors.
 const GUID_EXAMPLE: &str = "00000000-0000-0000-0000-000000000000";
@@ -1412,12 +1418,32 @@ impl<'a> Parser<'a> {
             )
         };
         let step = if run > 1 {
-            match parse_timespan(raw) {
-                Some(d) if !d.is_zero() => BinStep::Timespan(d),
-                Some(_) => {
+            match try_parse_timespan(raw) {
+                Ok(d) if d.is_zero() => {
                     return Err(self.error_at(first.start, "the bin size must be greater than zero"))
                 }
-                None => return Err(self.error_at(first.start, invalid())),
+                Ok(d) if d > MAX_BIN_TIMESPAN => {
+                    return Err(self.error_at(
+                        first.start,
+                        format!(
+                            "bin size {} is out of range; a timespan bin is at most {}",
+                            truncate(raw),
+                            format_timespan(MAX_BIN_TIMESPAN)
+                        ),
+                    ))
+                }
+                Ok(d) => BinStep::Timespan(d),
+                Err(TimespanError::OutOfRange) => {
+                    return Err(self.error_at(
+                        first.start,
+                        format!(
+                            "bin size {} is out of range; a timespan bin is at most {}",
+                            truncate(raw),
+                            format_timespan(MAX_BIN_TIMESPAN)
+                        ),
+                    ))
+                }
+                Err(TimespanError::Invalid) => return Err(self.error_at(first.start, invalid())),
             }
         } else if raw.bytes().all(|b| b.is_ascii_digit()) {
             match raw.parse::<i64>() {
@@ -1928,9 +1954,17 @@ impl<'a> Parser<'a> {
                     ),
                 ));
             }
-            return match parse_timespan(raw) {
-                Some(d) => Ok(PropertyValue::Timespan(d)),
-                None => Err(self.error_at(
+            return match try_parse_timespan(raw) {
+                Ok(d) => Ok(PropertyValue::Timespan(d)),
+                Err(TimespanError::OutOfRange) => Err(self.error_at(
+                    first.start,
+                    format!(
+                        "property '{}': {}",
+                        truncate(name),
+                        TimespanError::OutOfRange.describe(raw)
+                    ),
+                )),
+                Err(TimespanError::Invalid) => Err(self.error_at(
                     first.start,
                     format!(
                         "invalid value '{}' for property '{}'; expected a number or a timespan \
@@ -2464,6 +2498,46 @@ mod tests {
         assert_eq!(e.column, 19);
         let e = parse_err(".append T with (a=-x) <| select 1");
         assert!(e.message.contains("expected a number after '-'"), "{e}");
+    }
+
+    #[test]
+    fn huge_timespans_are_errors() {
+        for (text, needle) in [
+            (
+                ".create-or-alter continuous-export E to table X with (forcedLatency=100000000d) <| select 1",
+                "property 'forcedLatency': timespan '100000000d' is out of range",
+            ),
+            (
+                ".create-or-alter continuous-export E to table X with (forcedLatency=99999999999999999999s) <| select 1",
+                "property 'forcedLatency': timespan '99999999999999999999s' is out of range",
+            ),
+            (
+                ".create-or-alter continuous-export E to table X with (intervalBetweenRuns=99999999999.00:00:00) <| select 1",
+                "is out of range",
+            ),
+            (
+                ".create-or-alter continuous-export E to table X with (forcedLatency=-1.00:00:00) <| select 1",
+                "negative timespans are not supported (property 'forcedLatency')",
+            ),
+            (
+                ".create external table X (ts:datetime) kind=storage partition by (D:datetime = bin(ts, 36501d)) dataformat=csv ('u')",
+                "bin size 36501d is out of range; a timespan bin is at most 36500d",
+            ),
+            (
+                ".create external table X (ts:datetime) kind=storage partition by (D:datetime = bin(ts, 100000000d)) dataformat=csv ('u')",
+                "bin size 100000000d is out of range",
+            ),
+            (
+                ".create external table X (a:long) kind=storage partition by (D:long = bin(a, 99999999999999999999)) dataformat=csv ('u')",
+                "out of range",
+            ),
+        ] {
+            let e = parse_err(text);
+            assert!(e.message.contains(needle), "{text}: {e}");
+        }
+        // The largest ones still parse.
+        parse(".create-or-alter continuous-export E to table X with (forcedLatency=10675199d) <| select 1");
+        parse(".create external table X (ts:datetime) kind=storage partition by (D:datetime = bin(ts, 36500d)) dataformat=csv ('u')");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::catalog_objects;
-use crate::command::{Property, PropertyValue};
+use crate::command::{format_timespan, try_parse_timespan, Property, PropertyValue, TimespanError};
 use crate::error::{ExportError, Result};
 use crate::export::sink_exec::Artifact;
 
@@ -130,12 +130,21 @@ const SINK_PROPERTIES: [&str; 4] = [
     "parquetRowGroupSize",
 ];
 
+/// Shortest `intervalBetweenRuns`.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest `intervalBetweenRuns` (365 days).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(365 * 86_400);
+/// Default `intervalBetweenRuns` (5 minutes).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
+/// Longest `forcedLatency` (365 days): commits older than this are exported.
+pub const MAX_FORCED_LATENCY: Duration = Duration::from_secs(365 * 86_400);
+
 /// The parsed properties of `.create-or-alter continuous-export`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContinuousProperties {
-    /// `intervalBetweenRuns` (default 5 minutes; at least 1 second).
+    /// `intervalBetweenRuns` (default 5 minutes; 1 second to 365 days).
     pub interval: Duration,
-    /// `forcedLatency`.
+    /// `forcedLatency` (0 to 365 days).
     pub forced_latency: Option<Duration>,
     /// `isDisabled`.
     pub is_disabled: Option<bool>,
@@ -144,25 +153,28 @@ pub struct ContinuousProperties {
 }
 
 impl ContinuousProperties {
-    /// Validates `properties`.
+    /// Validates `properties`: names, types and ranges (see [`MIN_INTERVAL`],
+    /// [`MAX_INTERVAL`], [`MAX_FORCED_LATENCY`]).
     pub fn parse(properties: &[Property]) -> Result<Self> {
         let mut out = ContinuousProperties {
-            interval: Duration::from_secs(300),
+            interval: DEFAULT_INTERVAL,
             forced_latency: None,
             is_disabled: None,
             export_properties: Vec::new(),
         };
+        let mut seen: Vec<String> = Vec::with_capacity(properties.len());
         for p in properties {
             let name = p.name.as_str();
+            let key = name.to_ascii_lowercase();
+            if seen.contains(&key) {
+                return Err(ExportError::property(name, "is specified more than once"));
+            }
+            seen.push(key);
             let is = |n: &str| name.eq_ignore_ascii_case(n);
             if is("intervalBetweenRuns") {
-                let d = timespan(p)?;
-                if d < Duration::from_secs(1) {
-                    return Err(ExportError::property(name, "must be at least 1 second"));
-                }
-                out.interval = d;
+                out.interval = timespan(p, MIN_INTERVAL, MAX_INTERVAL)?;
             } else if is("forcedLatency") {
-                out.forced_latency = Some(timespan(p)?);
+                out.forced_latency = Some(timespan(p, Duration::ZERO, MAX_FORCED_LATENCY)?);
             } else if is("isDisabled") {
                 out.is_disabled = Some(
                     p.value
@@ -186,19 +198,67 @@ impl ContinuousProperties {
     }
 }
 
-fn timespan(p: &Property) -> Result<Duration> {
-    match &p.value {
-        PropertyValue::Integer(_) | PropertyValue::Float(_) => Err(ExportError::property(
-            &p.name,
-            "expected a timespan such as 10s, 5m, 1h or '00:10:00'",
-        )),
-        v => v.as_duration().ok_or_else(|| {
-            ExportError::property(
+/// A timespan property in `min..=max`, with an error that names the property and
+/// the allowed range.
+fn timespan(p: &Property, min: Duration, max: Duration) -> Result<Duration> {
+    let range = format!(
+        "a timespan from {} to {} (e.g. 10s, 5m, 1h or '00:10:00')",
+        format_timespan(min),
+        format_timespan(max)
+    );
+    let d = match &p.value {
+        PropertyValue::Timespan(d) => *d,
+        PropertyValue::String(s) if s.is_obfuscated() => {
+            return Err(ExportError::property(&p.name, format!("expected {range}")))
+        }
+        PropertyValue::String(_) | PropertyValue::Identifier(_) => {
+            let text = p.value.as_str().unwrap_or_default();
+            match try_parse_timespan(text) {
+                Ok(d) => d,
+                Err(TimespanError::OutOfRange) => {
+                    let shown: String = text.trim().chars().take(40).collect();
+                    return Err(ExportError::property(
+                        &p.name,
+                        format!("'{shown}' is out of range; expected {range}"),
+                    ));
+                }
+                Err(TimespanError::Invalid) => {
+                    return Err(ExportError::property(
+                        &p.name,
+                        format!(
+                            "{}; expected {range}",
+                            TimespanError::Invalid.describe(text)
+                        ),
+                    ))
+                }
+            }
+        }
+        PropertyValue::Integer(i) => {
+            return Err(ExportError::property(
                 &p.name,
-                "expected a timespan such as 10s, 5m, 1h or '00:10:00'",
-            )
-        }),
+                format!("{i} has no unit; expected {range}"),
+            ))
+        }
+        PropertyValue::Float(f) => {
+            return Err(ExportError::property(
+                &p.name,
+                format!("{f} has no unit; expected {range}"),
+            ))
+        }
+        PropertyValue::Bool(b) => {
+            return Err(ExportError::property(
+                &p.name,
+                format!("expected {range}, got {b}"),
+            ))
+        }
+    };
+    if d < min || d > max {
+        return Err(ExportError::property(
+            &p.name,
+            format!("{} is out of range; expected {range}", format_timespan(d)),
+        ));
     }
+    Ok(d)
 }
 
 /// Loads continuous export `name` from `state`.
@@ -284,5 +344,93 @@ mod tests {
             ContinuousProperties::parse(&[prop("forcedLatency", PropertyValue::Integer(5))])
                 .is_err()
         );
+    }
+
+    fn error(name: &str, value: PropertyValue) -> String {
+        ContinuousProperties::parse(&[prop(name, value)])
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn timespans_are_range_checked() {
+        let days = |n: u64| PropertyValue::Timespan(Duration::from_secs(n * 86_400));
+        // Within range, at both ends.
+        for (name, value) in [
+            ("forcedLatency", days(365)),
+            ("forcedLatency", PropertyValue::Timespan(Duration::ZERO)),
+            ("intervalBetweenRuns", days(365)),
+            (
+                "intervalBetweenRuns",
+                PropertyValue::Identifier("1s".into()),
+            ),
+        ] {
+            ContinuousProperties::parse(&[prop(name, value)]).unwrap();
+        }
+        for (name, value, needle) in [
+            (
+                "forcedLatency",
+                days(100_000_000),
+                "100000000d is out of range",
+            ),
+            ("forcedLatency", days(366), "366d is out of range"),
+            (
+                "forcedLatency",
+                PropertyValue::String(crate::command::SecretString::new("100000000d", false)),
+                "'100000000d' is out of range",
+            ),
+            (
+                "forcedLatency",
+                PropertyValue::String(crate::command::SecretString::new(
+                    "99999999999999999999s",
+                    false,
+                )),
+                "'99999999999999999999s' is out of range",
+            ),
+            (
+                "forcedLatency",
+                PropertyValue::String(crate::command::SecretString::new("-1.00:00:00", false)),
+                "'-1.00:00:00' is not a timespan",
+            ),
+            (
+                "forcedLatency",
+                PropertyValue::Identifier("NaN".into()),
+                "not a timespan",
+            ),
+            (
+                "forcedLatency",
+                PropertyValue::Float(f64::NAN),
+                "has no unit",
+            ),
+            ("intervalBetweenRuns", days(400), "400d is out of range"),
+            (
+                "intervalBetweenRuns",
+                PropertyValue::Timespan(Duration::from_millis(500)),
+                "500ms is out of range",
+            ),
+            ("intervalBetweenRuns", PropertyValue::Bool(true), "got true"),
+        ] {
+            let e = error(name, value);
+            assert!(e.contains(&format!("property '{name}'")), "{e}");
+            assert!(e.contains(needle), "{e}");
+        }
+        let e = error("forcedLatency", days(100_000_000));
+        assert!(e.contains("from 0s to 365d"), "{e}");
+        let e = error("intervalBetweenRuns", days(400));
+        assert!(e.contains("from 1s to 365d"), "{e}");
+        // Secrets never show.
+        let e = error(
+            "forcedLatency",
+            PropertyValue::String(crate::command::SecretString::new("TOPSECRET", true)),
+        );
+        assert!(!e.contains("TOPSECRET"), "{e}");
+        // Each property once.
+        let e = ContinuousProperties::parse(&[
+            prop("forcedLatency", days(1)),
+            prop("ForcedLatency", days(2)),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("more than once"), "{e}");
     }
 }

@@ -1247,7 +1247,10 @@ impl ObjectStoreFactory for CloudObjectStoreFactory {
                 )))
             }
         };
-        Ok((store, path))
+        Ok((
+            Arc::new(datafusion_export_tables::OffsetListing(store)),
+            path,
+        ))
     }
 }
 

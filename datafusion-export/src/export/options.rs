@@ -418,7 +418,7 @@ fn parse_size_limit(name: &str, value: &PropertyValue) -> Result<u64> {
         Ok(n) if (MIN_SIZE_LIMIT..=MAX_SIZE_LIMIT).contains(&n) => Ok(n),
         _ => Err(ExportError::property(
             name,
-            format!("{n} is out of range; expected {range}"),
+            format!("{} is out of range; expected {range}", show(value)),
         )),
     }
 }
@@ -432,7 +432,7 @@ fn parse_row_group_size(name: &str, value: &PropertyValue) -> Result<usize> {
         Ok(n) if (1..=MAX_PARQUET_ROW_GROUP_SIZE).contains(&n) => Ok(n),
         _ => Err(ExportError::property(
             name,
-            format!("{n} is out of range; expected {range}"),
+            format!("{} is out of range; expected {range}", show(value)),
         )),
     }
 }
@@ -1009,6 +1009,13 @@ mod tests {
         for name in ["namePrefix", "encoding", "sizeLimit", "distribution"] {
             let e = err(vec![p(name, secret.clone())], DataFormat::Csv);
             assert!(!e.contains("SECRET"), "{e}");
+        }
+        // Numbers out of range in an obfuscated literal do not show either.
+        let secret = PropertyValue::String(SecretString::new("987654321987", true));
+        for name in ["sizeLimit", "parquetRowGroupSize"] {
+            let e = err(vec![p(name, secret.clone())], DataFormat::Parquet);
+            assert!(!e.contains("987654321987"), "{e}");
+            assert!(e.contains("out of range"), "{e}");
         }
     }
 

@@ -263,7 +263,7 @@ fn partition_array(expr: &PartitionExpr, column: &ArrayRef) -> Result<ArrayRef> 
             ..
         } => {
             let step = i64::try_from(step.as_nanos()).unwrap_or(i64::MAX).max(1);
-            Arc::new(nanos(column)?.unary::<_, Int64Type>(|v| v.div_euclid(step) * step))
+            Arc::new(nanos(column)?.unary::<_, Int64Type>(|v| floor_to(v, step)))
         }
         PartitionExpr::Bin {
             step: BinStep::Number(step),
@@ -273,7 +273,7 @@ fn partition_array(expr: &PartitionExpr, column: &ArrayRef) -> Result<ArrayRef> 
             let ints = cast(column, &DataType::Int64)?;
             Arc::new(
                 ints.as_primitive::<Int64Type>()
-                    .unary::<_, Int64Type>(|v| v.div_euclid(step) * step),
+                    .unary::<_, Int64Type>(|v| floor_to(v, step)),
             )
         }
         PartitionExpr::StartOf { unit, .. } => {
@@ -382,9 +382,16 @@ impl datafusion::logical_expr::ScalarUDFImpl for PartitionHashUdf {
 }
 
 /// Kusto's startof…(): day, week (starting Sunday), month, year — in UTC.
+/// `v` rounded down to a multiple of `step` (> 0); near `i64::MIN`, where that
+/// multiple is not an `i64`, the smallest `i64` (never an overflow).
+fn floor_to(v: i64, step: i64) -> i64 {
+    let step = step.max(1);
+    v.div_euclid(step).checked_mul(step).unwrap_or(i64::MIN)
+}
+
 fn start_of(nanos: i64, unit: StartOfUnit) -> i64 {
     const DAY: i64 = 86_400_000_000_000;
-    let day_start = nanos.div_euclid(DAY) * DAY;
+    let day_start = floor_to(nanos, DAY);
     let date = Utc.timestamp_nanos(day_start).date_naive();
     let start: Option<NaiveDate> = match unit {
         StartOfUnit::Day => Some(date),
@@ -500,6 +507,52 @@ mod tests {
             .map(|g| g.batch.num_rows())
             .sum();
         assert_eq!(rows, 4);
+    }
+
+    #[test]
+    fn bins_never_overflow() {
+        assert_eq!(floor_to(17, 5), 15);
+        assert_eq!(floor_to(-17, 5), -20);
+        assert_eq!(floor_to(i64::MIN, 10), i64::MIN);
+        assert_eq!(floor_to(i64::MIN + 1, i64::MAX), i64::MIN + 1);
+        assert_eq!(floor_to(i64::MIN, i64::MAX), i64::MIN);
+        assert_eq!(floor_to(i64::MAX, i64::MAX), i64::MAX);
+        assert_eq!(floor_to(5, 0), 5);
+        for unit in [
+            StartOfUnit::Day,
+            StartOfUnit::Week,
+            StartOfUnit::Month,
+            StartOfUnit::Year,
+        ] {
+            for v in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX] {
+                let _ = start_of(v, unit);
+            }
+        }
+        // Extreme timestamps and numbers through whole arrays.
+        let ts: ArrayRef = Arc::new(
+            TimestampNanosecondArray::from(vec![Some(i64::MIN), Some(i64::MAX), None])
+                .with_timezone("UTC"),
+        );
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![i64::MIN, i64::MAX, 0]));
+        for step in [
+            std::time::Duration::from_nanos(1),
+            std::time::Duration::from_secs(86_400),
+            std::time::Duration::from_secs(36_500 * 86_400),
+            std::time::Duration::MAX,
+        ] {
+            let bin = PartitionExpr::Bin {
+                column: "ts".into(),
+                step: BinStep::Timespan(step),
+            };
+            partition_array(&bin, &ts).unwrap();
+        }
+        for step in [1, 7, i64::MAX] {
+            let bin = PartitionExpr::Bin {
+                column: "a".into(),
+                step: BinStep::Number(step),
+            };
+            partition_array(&bin, &ints).unwrap();
+        }
     }
 
     #[test]
