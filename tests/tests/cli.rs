@@ -78,3 +78,73 @@ async fn scripts_and_commands_against_a_local_folder() {
         .unwrap_err();
     assert!(err.contains("not a timespan"), "{err}");
 }
+
+/// `dfexport` as a process, with `env` added to its environment.
+fn process(env: &[(String, String)], args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dfexport-e2e"))
+        .envs(env.iter().cloned())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run dfexport");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A user's first session on S3 and on Azure: credentials in the environment (S3) or as
+/// `--storage-option`s (Azure), `--db s3://…` / `--db az://…`, an ingestion, an export to
+/// the same bucket and a read-back, from separate processes.
+#[test]
+fn cloud_databases_from_the_command_line() {
+    use datafusion_export_integration_tests::servers;
+    for (server, by_env) in [(servers::s3(), true), (servers::azure(), false)] {
+        let base = server.url(&format!("cli-{}", uuid::Uuid::new_v4().simple()));
+        let db = format!("{base}/db");
+        let env = if by_env { server.env() } else { Vec::new() };
+        let options: Vec<String> = if by_env {
+            Vec::new()
+        } else {
+            server
+                .storage_options()
+                .iter()
+                .map(|(k, v)| format!("--storage-option={k}={v}"))
+                .collect()
+        };
+        let run = |statement: &str| {
+            let mut args: Vec<&str> = vec!["--db", &db, "--format", "csv"];
+            args.extend(options.iter().map(String::as_str));
+            args.extend(["-c", statement]);
+            process(&env, &args).unwrap_or_else(|e| panic!("{:?}: {statement}: {e}", server.cloud))
+        };
+        run(".create table T (a:long, s:string)");
+        run("INSERT INTO T VALUES (1, 'one'), (2, 'two')");
+        let out = run(&format!(
+            ".export to csv ('{base}/out') with (includeHeaders='none') <| SELECT a, s FROM T ORDER BY a"
+        ));
+        assert!(out.contains(&format!("{base}/out/")), "{out}");
+        run(&format!(
+            ".create external table X (a:long, s:string) kind=storage dataformat=csv ('{base}/out')"
+        ));
+        let out = run("SELECT sum(a) AS total FROM external_table('X')");
+        assert!(out.contains('3'), "{:?}: {out}", server.cloud);
+        // Secrets given as options never reach the output or errors.
+        let err = process(
+            &env,
+            &[
+                &["--db", &format!("{base}/db2")][..],
+                &options.iter().map(String::as_str).collect::<Vec<_>>(),
+                &["--storage-option", "no_such_option=x", "-c", ".show tables"],
+            ]
+            .concat(),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("unknown storage option 'no_such_option'"),
+            "{err}"
+        );
+        assert!(!err.contains(servers::AZURITE_KEY), "{err}");
+    }
+}
