@@ -201,6 +201,35 @@ pub fn i64_column(batches: &[RecordBatch], name: &str) -> Vec<i64> {
     out
 }
 
+/// The ids (first column, Int64) in the export artifacts at `paths`, read with `reader`
+/// (which knows their object stores) as Parquet, or as CSV without a header; sorted.
+pub async fn ids_in_files(
+    reader: &datafusion::prelude::SessionContext,
+    paths: &[String],
+    csv: bool,
+) -> Vec<i64> {
+    let mut out = Vec::new();
+    for path in paths {
+        let frame = if csv {
+            let options = datafusion::prelude::CsvReadOptions::new()
+                .has_header(false)
+                .file_extension("");
+            reader.read_csv(path.as_str(), options).await
+        } else {
+            let options = datafusion::prelude::ParquetReadOptions::default().file_extension("");
+            reader.read_parquet(path.as_str(), options).await
+        }
+        .unwrap_or_else(|e| panic!("artifact {path} cannot be read: {e}"));
+        let batches = frame.collect().await.unwrap();
+        if let Some(first) = batches.first() {
+            let name = first.schema().field(0).name().clone();
+            out.extend(i64_column(&batches, &name));
+        }
+    }
+    out.sort();
+    out
+}
+
 /// All values of a string column named `name` across `batches`.
 pub fn string_column(batches: &[RecordBatch], name: &str) -> Vec<String> {
     let mut out = Vec::new();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use datafusion_export::tables::DatabaseOptions;
 use datafusion_export::Engine;
 use datafusion_export_integration_tests::servers::{self, Server};
-use datafusion_export_integration_tests::{i64_column, string_column};
+use datafusion_export_integration_tests::{i64_column, ids_in_files, string_column};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -196,22 +196,7 @@ async fn killed_serve_processes_lose_nothing_and_duplicate_nothing() {
         .execute_collect(".show continuous-export E exported-artifacts")
         .await
         .unwrap();
-    let mut exported = Vec::new();
-    for path in string_column(&artifacts, "Path") {
-        let batches = engine
-            .context()
-            .read_parquet(
-                path.as_str(),
-                datafusion::prelude::ParquetReadOptions::default().file_extension(""),
-            )
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        exported.extend(i64_column(&batches, "id"));
-    }
-    exported.sort();
+    let exported = ids_in_files(engine.context(), &string_column(&artifacts, "Path"), false).await;
     assert_eq!(exported, expected, "storage export after {kills} kills");
 
     // Delta: the table, and the records the runs reported.

@@ -10,8 +10,8 @@ use datafusion_export::continuous::ContinuousSettings;
 use datafusion_export::tables::{Database, DatabaseOptions, ManualClock};
 use datafusion_export::Engine;
 use datafusion_export_integration_tests::{
-    i64_column, id_batch, injected_error, python, row_count, rows_as_text, string_column,
-    InstrumentedStore,
+    i64_column, id_batch, ids_in_files, injected_error, python, row_count, rows_as_text,
+    string_column, InstrumentedStore,
 };
 use futures::future::BoxFuture;
 use object_store::memory::InMemory;
@@ -46,33 +46,8 @@ async fn exported_ids(engine: &Engine, export: &str, format: &str) -> Vec<i64> {
         ))
         .await
         .unwrap();
-    let mut ids = Vec::new();
-    for path in string_column(&artifacts, "Path") {
-        let reader = datafusion::prelude::SessionContext::new();
-        let frame = match format {
-            "csv" => reader
-                .read_csv(
-                    path.as_str(),
-                    datafusion::prelude::CsvReadOptions::new()
-                        .has_header(false)
-                        .file_extension(""),
-                )
-                .await
-                .unwrap(),
-            _ => reader
-                .read_parquet(
-                    path.as_str(),
-                    datafusion::prelude::ParquetReadOptions::default().file_extension(""),
-                )
-                .await
-                .unwrap(),
-        };
-        let batches = frame.collect().await.unwrap();
-        let first = batches[0].schema().field(0).name().clone();
-        ids.extend(i64_column(&batches, &first));
-    }
-    ids.sort();
-    ids
+    let reader = datafusion::prelude::SessionContext::new();
+    ids_in_files(&reader, &string_column(&artifacts, "Path"), format == "csv").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

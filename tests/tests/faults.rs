@@ -13,7 +13,7 @@ use datafusion_export::continuous::ContinuousSettings;
 use datafusion_export::tables::{Database, DatabaseOptions, ManualClock};
 use datafusion_export::Engine;
 use datafusion_export_integration_tests::fault_store::{CallKind, Fault, FaultStore};
-use datafusion_export_integration_tests::{i64_column, id_batch, string_column};
+use datafusion_export_integration_tests::{i64_column, id_batch, ids_in_files, string_column};
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
@@ -175,34 +175,7 @@ async fn attempt(w: &World, op: Operation) -> Result<Vec<String>, String> {
 async fn ids_in(w: &World, paths: &[String], csv: bool) -> Vec<i64> {
     let reader = datafusion::prelude::SessionContext::new();
     reader.register_object_store(&url::Url::parse("s3://faulty").unwrap(), Arc::clone(&w.raw));
-    let mut out = Vec::new();
-    for path in paths {
-        let frame = if csv {
-            reader
-                .read_csv(
-                    path.as_str(),
-                    datafusion::prelude::CsvReadOptions::new()
-                        .has_header(false)
-                        .file_extension(""),
-                )
-                .await
-        } else {
-            reader
-                .read_parquet(
-                    path.as_str(),
-                    datafusion::prelude::ParquetReadOptions::default().file_extension(""),
-                )
-                .await
-        }
-        .unwrap_or_else(|e| panic!("reported artifact {path} cannot be read: {e}"));
-        let batches = frame.collect().await.unwrap();
-        if let Some(first) = batches.first() {
-            let name = first.schema().field(0).name().clone();
-            out.extend(i64_column(&batches, &name));
-        }
-    }
-    out.sort();
-    out
+    ids_in_files(&reader, paths, csv).await
 }
 
 /// What must hold after the operation succeeded.

@@ -7,11 +7,14 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
+use datafusion::arrow::array::RecordBatch;
 use datafusion_export::continuous::scheduler::Scheduler;
 use datafusion_export::continuous::ContinuousSettings;
 use datafusion_export::tables::{Database, DatabaseOptions, ManualClock};
 use datafusion_export::Engine;
-use datafusion_export_integration_tests::{i64_column, id_batch, string_column, InstrumentedStore};
+use datafusion_export_integration_tests::{
+    i64_column, id_batch, ids_in_files, string_column, InstrumentedStore,
+};
 use futures::FutureExt;
 use object_store::memory::InMemory;
 use object_store::ObjectStore;
@@ -133,21 +136,7 @@ async fn exported(two: &Two, engine: &Engine, target: Target, name: &str) -> (Ve
         &url::Url::parse("s3://race").unwrap(),
         Arc::clone(&two.raw_bucket),
     );
-    let mut reported = Vec::new();
-    for path in string_column(&artifacts, "Path") {
-        let batches = reader
-            .read_parquet(
-                path.as_str(),
-                datafusion::prelude::ParquetReadOptions::default().file_extension(""),
-            )
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        reported.extend(i64_column(&batches, "id"));
-    }
-    reported.sort();
+    let reported = ids_in_files(&reader, &string_column(&artifacts, "Path"), false).await;
     let mut held = match target {
         // A storage target's folder also holds a stale run's orphans (they are never
         // reported); what counts is the reported artifacts.
@@ -164,65 +153,63 @@ async fn exported(two: &Two, engine: &Engine, target: Target, name: &str) -> (Ve
     (reported, held)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_runners_with_different_end_cursors_export_once() {
-    for target in [Target::Storage, Target::Delta] {
-        let two = two(target).await;
-        ingest(&two.a, 0..10).await;
-        let (reached, release) = barrier_at_next_data_file(&two.bucket);
-        let a = two.a.clone();
-        let runner_a =
-            tokio::spawn(async move { a.execute_collect(".run continuous-export E").await });
-        reached.await.unwrap();
-        // A planned (start, N]; a new ingestion lands; B plans (start, N+1] and commits.
-        ingest(&two.b, 10..20).await;
-        exec(&two.b, ".run continuous-export E").await;
-        release.send(()).unwrap();
-        let err = runner_a.await.unwrap().unwrap_err().to_string();
-        assert!(
-            err.contains("already committed by another runner")
-                || err.contains("already exported by another run"),
-            "{target:?}: {err}"
-        );
-        exec(&two.a, ".run continuous-export E").await;
-        let (reported, held) = exported(&two, &two.a, target, "E").await;
-        assert_eq!(reported, (0..20).collect::<Vec<_>>(), "{target:?}");
-        assert_eq!(held, reported, "{target:?}");
-    }
+/// One `.run continuous-export E` in a process of its own.
+fn spawn_run(
+    engine: &Engine,
+) -> tokio::task::JoinHandle<datafusion_export::Result<Vec<RecordBatch>>> {
+    let engine = engine.clone();
+    tokio::spawn(async move { engine.execute_collect(".run continuous-export E").await })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_runner_with_the_smaller_end_cursor_commits_first_and_the_other_is_refused() {
-    for target in [Target::Storage, Target::Delta] {
-        let two = two(target).await;
-        ingest(&two.a, 0..10).await;
-        // A plans (start, N] and waits at its first data file.
-        let (a_reached, a_release) = barrier_at_next_data_file(&two.bucket);
-        let a = two.a.clone();
-        let runner_a =
-            tokio::spawn(async move { a.execute_collect(".run continuous-export E").await });
-        a_reached.await.unwrap();
-        // An ingestion lands; B plans (start, N+1] and waits too.
-        ingest(&two.b, 10..20).await;
+/// The loser of a race between runners says so.
+fn assert_lost_race(err: &str, target: Target) {
+    assert!(
+        err.contains("already committed by another runner")
+            || err.contains("already exported by another run"),
+        "{target:?}: {err}"
+    );
+}
+
+/// What E reported, and what the target holds, are exactly `ids`.
+async fn assert_exported(two: &Two, target: Target, ids: std::ops::Range<i64>) {
+    let (reported, held) = exported(two, &two.a, target, "E").await;
+    assert_eq!(reported, ids.collect::<Vec<_>>(), "{target:?}");
+    assert_eq!(held, reported, "{target:?}");
+}
+
+/// A plans (start, N] and waits at its first data file; an ingestion lands; B plans
+/// (start, N+1]. Either B commits first (`a_first == false`) or, with B waiting too, A
+/// commits first (the smaller end cursor): the other is refused.
+async fn race(target: Target, a_first: bool) {
+    let two = two(target).await;
+    ingest(&two.a, 0..10).await;
+    let (a_reached, a_release) = barrier_at_next_data_file(&two.bucket);
+    let runner_a = spawn_run(&two.a);
+    a_reached.await.unwrap();
+    ingest(&two.b, 10..20).await;
+    let err = if a_first {
         let (b_reached, b_release) = barrier_at_next_data_file(&two.bucket);
-        let b = two.b.clone();
-        let runner_b =
-            tokio::spawn(async move { b.execute_collect(".run continuous-export E").await });
+        let runner_b = spawn_run(&two.b);
         b_reached.await.unwrap();
-        // A commits first (a smaller end cursor than B's), then B tries.
         a_release.send(()).unwrap();
         runner_a.await.unwrap().unwrap();
         b_release.send(()).unwrap();
-        let err = runner_b.await.unwrap().unwrap_err().to_string();
-        assert!(
-            err.contains("already committed by another runner")
-                || err.contains("already exported by another run"),
-            "{target:?}: {err}"
-        );
+        runner_b.await.unwrap().unwrap_err()
+    } else {
         exec(&two.b, ".run continuous-export E").await;
-        let (reported, held) = exported(&two, &two.a, target, "E").await;
-        assert_eq!(reported, (0..20).collect::<Vec<_>>(), "{target:?}");
-        assert_eq!(held, reported, "{target:?}");
+        a_release.send(()).unwrap();
+        runner_a.await.unwrap().unwrap_err()
+    };
+    assert_lost_race(&err.to_string(), target);
+    exec(&two.a, ".run continuous-export E").await;
+    assert_exported(&two, target, 0..20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_runners_with_different_end_cursors_export_once_in_either_order() {
+    for target in [Target::Storage, Target::Delta] {
+        race(target, false).await;
+        race(target, true).await;
     }
 }
 
@@ -241,17 +228,10 @@ async fn serve_and_a_cron_run_overlap_and_export_once() {
         release.send(()).unwrap();
         let ticked = serve.await.unwrap().unwrap();
         assert_eq!(ticked.len(), 1);
-        let err = ticked[0].1.as_ref().unwrap_err().to_string();
-        assert!(
-            err.contains("already committed by another runner")
-                || err.contains("already exported by another run"),
-            "{target:?}: {err}"
-        );
+        assert_lost_race(&ticked[0].1.as_ref().unwrap_err().to_string(), target);
         ingest(&two.b, 20..25).await;
         exec(&two.a, ".run continuous-export E").await;
-        let (reported, held) = exported(&two, &two.a, target, "E").await;
-        assert_eq!(reported, (0..25).collect::<Vec<_>>(), "{target:?}");
-        assert_eq!(held, reported, "{target:?}");
+        assert_exported(&two, target, 0..25).await;
     }
 }
 
@@ -261,9 +241,7 @@ async fn drop_and_recreate_while_a_run_is_in_flight_refuses_the_stale_run() {
         let two = two(target).await;
         ingest(&two.a, 0..10).await;
         let (reached, release) = barrier_at_next_data_file(&two.bucket);
-        let a = two.a.clone();
-        let runner_a =
-            tokio::spawn(async move { a.execute_collect(".run continuous-export E").await });
+        let runner_a = spawn_run(&two.a);
         reached.await.unwrap();
         exec(&two.b, ".drop continuous-export E").await;
         exec(
@@ -293,9 +271,7 @@ async fn altering_the_query_while_a_run_is_in_flight_refuses_the_stale_run() {
         let two = two(target).await;
         ingest(&two.a, 0..10).await;
         let (reached, release) = barrier_at_next_data_file(&two.bucket);
-        let a = two.a.clone();
-        let runner_a =
-            tokio::spawn(async move { a.execute_collect(".run continuous-export E").await });
+        let runner_a = spawn_run(&two.a);
         reached.await.unwrap();
         exec(
             &two.b,

@@ -1422,18 +1422,8 @@ impl<'a> Parser<'a> {
                 Ok(d) if d.is_zero() => {
                     return Err(self.error_at(first.start, "the bin size must be greater than zero"))
                 }
-                Ok(d) if d > MAX_BIN_TIMESPAN => {
-                    return Err(self.error_at(
-                        first.start,
-                        format!(
-                            "bin size {} is out of range; a timespan bin is at most {}",
-                            truncate(raw),
-                            format_timespan(MAX_BIN_TIMESPAN)
-                        ),
-                    ))
-                }
-                Ok(d) => BinStep::Timespan(d),
-                Err(TimespanError::OutOfRange) => {
+                Ok(d) if d <= MAX_BIN_TIMESPAN => BinStep::Timespan(d),
+                Ok(_) | Err(TimespanError::OutOfRange) => {
                     return Err(self.error_at(
                         first.start,
                         format!(

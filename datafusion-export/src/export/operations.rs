@@ -249,19 +249,7 @@ impl Operations {
     where
         F: Future<Output = std::result::Result<OperationDetails, String>> + Send + 'static,
     {
-        let now = self.now();
-        let op = Operation {
-            id: Uuid::new_v4(),
-            kind: kind.to_string(),
-            text: text.to_string(),
-            started_on: now,
-            last_updated_on: now,
-            state: OperationState::InProgress,
-            status: None,
-            details: None,
-            owner: Some(OperationOwner::this_process().clone()),
-            details_persisted: false,
-        };
+        let op = self.new_operation(kind, text);
         let id = op.id;
         // Registered before the commit: no reader in this process can see the record
         // without its task.
@@ -290,17 +278,10 @@ impl Operations {
         Ok(id)
     }
 
-    /// Records an operation that already ended (a synchronous export that persists
-    /// its details), in one commit.
-    pub async fn record(
-        &self,
-        kind: &str,
-        text: &str,
-        outcome: std::result::Result<OperationDetails, String>,
-        persist_details: bool,
-    ) -> Result<Uuid> {
+    /// A new operation of this process, in progress from now.
+    fn new_operation(&self, kind: &str, text: &str) -> Operation {
         let now = self.now();
-        let op = Operation {
+        Operation {
             id: Uuid::new_v4(),
             kind: kind.to_string(),
             text: text.to_string(),
@@ -311,7 +292,19 @@ impl Operations {
             details: None,
             owner: Some(OperationOwner::this_process().clone()),
             details_persisted: false,
-        };
+        }
+    }
+
+    /// Records an operation that already ended (a synchronous export that persists
+    /// its details), in one commit.
+    pub async fn record(
+        &self,
+        kind: &str,
+        text: &str,
+        outcome: std::result::Result<OperationDetails, String>,
+        persist_details: bool,
+    ) -> Result<Uuid> {
+        let op = self.new_operation(kind, text);
         let id = op.id;
         let done = self.outcome_record(op, outcome, persist_details).await;
         let pruned = self.commit_record(&done, true).await?;
