@@ -167,9 +167,10 @@ async fn a_losing_put_if_absent_retries_with_the_next_cursor() {
 }
 
 /// A store that ignores put-if-absent (as some older S3-compatible servers ignore
-/// `If-None-Match`): every create overwrites.
+/// `If-None-Match`): every create overwrites; or, with `read_only`, refuses every put
+/// (credentials that may only read).
 #[derive(Debug)]
-struct IgnoresIfNoneMatch(Arc<dyn ObjectStore>);
+struct IgnoresIfNoneMatch(Arc<dyn ObjectStore>, bool);
 
 impl std::fmt::Display for IgnoresIfNoneMatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,6 +186,12 @@ impl ObjectStore for IgnoresIfNoneMatch {
         payload: object_store::PutPayload,
         mut opts: object_store::PutOptions,
     ) -> object_store::Result<object_store::PutResult> {
+        if self.1 {
+            return Err(object_store::Error::PermissionDenied {
+                path: location.to_string(),
+                source: "read-only credentials".into(),
+            });
+        }
         opts.mode = object_store::PutMode::Overwrite;
         self.0.put_opts(location, payload, opts).await
     }
@@ -235,7 +242,7 @@ impl ObjectStore for IgnoresIfNoneMatch {
 
 #[tokio::test]
 async fn a_store_that_ignores_put_if_absent_is_refused_at_open() {
-    let store = Arc::new(IgnoresIfNoneMatch(Arc::new(InMemory::new())));
+    let store = Arc::new(IgnoresIfNoneMatch(Arc::new(InMemory::new()), false));
     let err = Database::open_store(store, "s3://old-server/db", DatabaseOptions::default())
         .await
         .unwrap_err()
@@ -244,4 +251,37 @@ async fn a_store_that_ignores_put_if_absent_is_refused_at_open() {
         err.contains("s3://old-server/db") && err.contains("put-if-absent"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn read_only_credentials_open_and_query_but_cannot_commit() {
+    let shared: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let writer = Database::open_store(Arc::clone(&shared), "db", DatabaseOptions::default())
+        .await
+        .unwrap();
+    writer
+        .create_table("T", id_batch(&[1]).schema().as_ref().clone())
+        .await
+        .unwrap();
+    writer.ingest("T", vec![id_batch(&[1, 2])]).await.unwrap();
+    let reader = Database::open_store(
+        Arc::new(IgnoresIfNoneMatch(shared, true)),
+        "db",
+        DatabaseOptions::default(),
+    )
+    .await
+    .unwrap();
+    let engine = Engine::new(reader.clone());
+    let mut ids = i64_column(
+        &engine.execute_collect("SELECT id FROM T").await.unwrap(),
+        "id",
+    );
+    ids.sort();
+    assert_eq!(ids, vec![1, 2]);
+    let err = reader
+        .ingest("T", vec![id_batch(&[3])])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("read-only credentials"), "{err}");
 }

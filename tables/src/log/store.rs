@@ -140,6 +140,12 @@ impl CommitLog {
             Err(object_store::Error::NotImplemented { .. }) => {
                 return Err(refuse(PUT_IF_ABSENT_REQUIRED.into()))
             }
+            // Read-only credentials (a consumer that only queries) cannot commit either:
+            // nothing to protect, and their first commit fails with this same error.
+            Err(
+                object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. },
+            ) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
         // The probe object is scratch: a failed delete leaves one tiny object behind.
