@@ -6,7 +6,8 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{cast, col};
-use datafusion_export_tables::{convertible, StorageOptions};
+use datafusion_export_tables::{convertible, StorageOptions, TablesError};
+use uuid::Uuid;
 
 use crate::command::{
     BinStep, DataFormat, ExportCommand, ExportTarget, ExternalTableDef, ExternalTableKind,
@@ -128,7 +129,7 @@ async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
                 .map(|u| resolve_target(u, Some(&runtime), storage_options))
                 .collect::<Result<Vec<_>>>()?;
             let distribution = options.distribution;
-            let spec = ExportSpec {
+            let spec = Arc::new(ExportSpec {
                 targets,
                 format,
                 options,
@@ -136,9 +137,11 @@ async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
                 data_columns: None,
                 max_open_writers: MAX_OPEN_WRITERS,
                 progress: engine.progress(),
-            };
-            let plan = plan_export(frame, spec, distribution).await?;
-            let artifacts = run_export(plan, engine.context().task_ctx()).await?;
+                attempt: Uuid::new_v4(),
+                written: Arc::default(),
+            });
+            let plan = plan_export(frame, Arc::clone(&spec), distribution).await?;
+            let artifacts = run_export(plan, &spec, engine.context().task_ctx()).await?;
             artifacts_table(None, &artifacts)
         }
         ExportTarget::Table { name } => {
@@ -148,9 +151,15 @@ async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
                 ));
             }
             let table = external_table::load(engine.database(), &name).await?;
-            let artifacts =
-                export_to_table(&table, frame, &command.properties, None, engine.progress())
-                    .await?;
+            let artifacts = export_to_table(
+                &table,
+                frame,
+                &command.properties,
+                None,
+                Uuid::new_v4(),
+                engine.progress(),
+            )
+            .await?;
             artifacts_table(Some(&name), &artifacts)
         }
     }
@@ -212,11 +221,14 @@ pub fn conform_frame(frame: DataFrame, table: &ExternalTable) -> Result<DataFram
 
 /// Writes `frame` to an external table: artifacts under its URLs (partitioned as it
 /// says), or data files committed to its Delta table in one commit carrying `txn`.
+/// Every file's name carries `attempt`. If writing fails, or the Delta table refuses the
+/// commit (another run already exported these commits), the files are deleted.
 pub async fn export_to_table(
     table: &ExternalTable,
     frame: DataFrame,
     properties: &[Property],
     txn: Option<DeltaTxn>,
+    attempt: Uuid,
     progress: Arc<ExportProgress>,
 ) -> Result<Vec<Artifact>> {
     let frame = conform_frame(frame, table)?;
@@ -250,7 +262,7 @@ pub async fn export_to_table(
                     PathLayout::try_new(&names, &table.def.path_format)?,
                 ))
             };
-            let spec = ExportSpec {
+            let spec = Arc::new(ExportSpec {
                 targets,
                 format,
                 options,
@@ -258,9 +270,11 @@ pub async fn export_to_table(
                 data_columns: None,
                 max_open_writers: MAX_OPEN_WRITERS,
                 progress,
-            };
-            let plan = plan_export(frame, spec, distribution).await?;
-            run_export(plan, task).await
+                attempt,
+                written: Arc::default(),
+            });
+            let plan = plan_export(frame, Arc::clone(&spec), distribution).await?;
+            run_export(plan, &spec, task).await
         }
         ExternalTableKind::Delta => {
             let url = table.def.urls.first().ok_or_else(|| {
@@ -304,7 +318,7 @@ pub async fn export_to_table(
                     Some(data_columns),
                 )
             };
-            let spec = ExportSpec {
+            let spec = Arc::new(ExportSpec {
                 targets: vec![storage],
                 format: DataFormat::Parquet,
                 options,
@@ -312,9 +326,11 @@ pub async fn export_to_table(
                 data_columns,
                 max_open_writers: MAX_OPEN_WRITERS,
                 progress,
-            };
-            let plan = plan_export(frame, spec, distribution).await?;
-            let artifacts = run_export(plan, task).await?;
+                attempt,
+                written: Arc::default(),
+            });
+            let plan = plan_export(frame, Arc::clone(&spec), distribution).await?;
+            let artifacts = run_export(plan, &spec, task).await?;
             if !artifacts.is_empty() || txn.is_some() {
                 let files: Vec<DeltaFile> = artifacts
                     .iter()
@@ -325,9 +341,17 @@ pub async fn export_to_table(
                         partition_values: a.partition_values.clone(),
                     })
                     .collect();
-                target
+                let committed = target
                     .commit_files(&mut handle, &files, txn, "dfexport export")
-                    .await?;
+                    .await;
+                if let Err(e) = committed {
+                    // Refused before any commit was tried: the files are in no Delta
+                    // commit. (After an ambiguous commit failure they may be: kept.)
+                    if matches!(e, ExportError::Tables(TablesError::Conflict(_))) {
+                        spec.delete_written().await;
+                    }
+                    return Err(e);
+                }
             }
             Ok(artifacts)
         }
@@ -616,4 +640,31 @@ fn operations_table(ops: &[crate::export::operations::Operation]) -> Result<Reco
         .strings("State", ops.iter().map(|o| Some(o.state.name())))
         .strings("Status", ops.iter().map(|o| o.status.as_deref()))
         .build()
+}
+
+/// Deletes `artifacts` of a storage external table: the files of a continuous-export run
+/// whose commit was refused (stale), which nothing will ever report.
+pub async fn delete_artifacts(
+    table: &ExternalTable,
+    artifacts: &[Artifact],
+    task: &datafusion::execution::TaskContext,
+) -> Result<()> {
+    let runtime = task.runtime_env();
+    let storage_options = StorageOptions::of(task.session_config());
+    let targets = table
+        .def
+        .urls
+        .iter()
+        .map(|u| resolve_target(u, Some(&runtime), &storage_options))
+        .collect::<Result<Vec<_>>>()?;
+    for artifact in artifacts {
+        if let Some(target) = targets.get(artifact.target) {
+            let path = object_store::path::Path::parse(&artifact.relative_path)
+                .map_err(|e| ExportError::Invalid(e.to_string()))?;
+            object_store::ObjectStoreExt::delete(target.store.as_ref(), &path)
+                .await
+                .map_err(TablesError::from)?;
+        }
+    }
+    Ok(())
 }

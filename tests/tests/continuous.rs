@@ -14,6 +14,7 @@ use datafusion_export_integration_tests::{
     string_column, InstrumentedStore,
 };
 use futures::future::BoxFuture;
+use futures::TryStreamExt;
 use object_store::memory::InMemory;
 use object_store::ObjectStore;
 use rand::rngs::StdRng;
@@ -407,6 +408,22 @@ async fn a_failed_step_leaves_the_cursor_and_the_next_run_exports_once() {
             .await
             .unwrap();
         assert_eq!(row_count(&reported), 0, "orphans are never reported");
+        let files = || async {
+            let mut files: Vec<String> = target
+                .list(None)
+                .map_ok(|m| format!("faulty://bucket/{}", m.location))
+                .try_collect()
+                .await
+                .unwrap();
+            files.sort();
+            files
+        };
+        if pattern == "out/" {
+            // The failed attempt deleted the artifacts it had finished. (A failed
+            // commit of the run record may have landed for all the runner knows: its
+            // files stay.)
+            assert_eq!(files().await, Vec::<String>::new(), "{pattern} #{nth}");
+        }
 
         engine
             .execute_collect(".run continuous-export E")
@@ -421,6 +438,15 @@ async fn a_failed_step_leaves_the_cursor_and_the_next_run_exports_once() {
             total, 200_000,
             "{pattern} #{nth}: exactly once after the failure"
         );
+        if pattern == "out/" {
+            let mut paths = string_column(&reported, "Path");
+            paths.sort();
+            assert_eq!(
+                files().await,
+                paths,
+                "{pattern} #{nth}: only committed files"
+            );
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use datafusion_export::Engine;
 use datafusion_export_integration_tests::{
     i64_column, id_batch, ids_in_files, string_column, InstrumentedStore,
 };
-use futures::FutureExt;
+use futures::{FutureExt, TryStreamExt};
 use object_store::memory::InMemory;
 use object_store::ObjectStore;
 use tokio::sync::oneshot;
@@ -138,9 +138,18 @@ async fn exported(two: &Two, engine: &Engine, target: Target, name: &str) -> (Ve
     );
     let reported = ids_in_files(&reader, &string_column(&artifacts, "Path"), false).await;
     let mut held = match target {
-        // A storage target's folder also holds a stale run's orphans (they are never
-        // reported); what counts is the reported artifacts.
-        Target::Storage => reported.clone(),
+        // Everything in the folder: a stale run's files were deleted when its commit
+        // was refused.
+        Target::Storage => {
+            let paths: Vec<String> = two
+                .raw_bucket
+                .list(Some(&object_store::path::Path::from("out")))
+                .map_ok(|m| format!("s3://race/{}", m.location))
+                .try_collect()
+                .await
+                .unwrap();
+            ids_in_files(&reader, &paths, false).await
+        }
         Target::Delta => i64_column(
             &engine
                 .execute_collect("SELECT id FROM external_table('X')")

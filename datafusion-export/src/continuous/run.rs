@@ -26,7 +26,7 @@ use crate::engine::Engine;
 use crate::error::{ExportError, Result};
 use crate::export::delta::{DeltaTarget, DeltaTxn};
 use crate::export::external_table;
-use crate::export_commands::{conform_frame, export_to_table};
+use crate::export_commands::{conform_frame, delete_artifacts, export_to_table};
 
 /// What a run did.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,11 +249,13 @@ async fn attempt(
             ))
         })
         .transpose()?;
+    let task = frame.task_ctx();
     let artifacts = export_to_table(
         &table,
         frame,
         &export.export_properties,
         txn,
+        Uuid::new_v4(),
         engine.progress(),
     )
     .await?;
@@ -264,7 +266,21 @@ async fn attempt(
         timestamp: now,
         artifacts: artifacts.iter().map(RunArtifact::from).collect(),
     };
-    commit_run(db, export, &record).await?;
+    if let Err(e) = commit_run(db, export, &record).await {
+        // A stale run was refused before anything was committed: its files are
+        // orphans that nothing will report, so they go. (A Delta run's files are in the
+        // Delta commit, which a later run records.)
+        let refused = matches!(&e, ExportError::Tables(TablesError::Conflict(_)));
+        if refused && table.def.kind == ExternalTableKind::Storage {
+            if let Err(d) = delete_artifacts(&table, &artifacts, &task).await {
+                log::warn!(
+                    "continuous export {}: orphans not deleted: {d}",
+                    export.name
+                );
+            }
+        }
+        return Err(e.into());
+    }
     Ok(RunOutcome {
         run: Some(run),
         to_cursor: to,

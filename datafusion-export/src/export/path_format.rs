@@ -183,9 +183,21 @@ fn format_datetime(t: &DateTime<Utc>, format: &str) -> String {
     s
 }
 
-/// The file name of an artifact: `<prefix>_<writer>_<uuid><extension>`.
-pub fn artifact_name(prefix: &str, writer: usize, extension: &str) -> String {
-    format!("{prefix}_{writer}_{}{extension}", Uuid::new_v4().simple())
+/// The file name of an artifact: `<prefix>_<attempt>_<writer>_<n><extension>`. The
+/// attempt is the export (or continuous-export run attempt) that wrote it, so that its
+/// files can be found and deleted when it fails; writer and sequence number make names
+/// unique within it.
+pub fn artifact_name(
+    prefix: &str,
+    attempt: Uuid,
+    writer: usize,
+    sequence: usize,
+    extension: &str,
+) -> String {
+    format!(
+        "{prefix}_{}_{writer}_{sequence}{extension}",
+        attempt.simple()
+    )
 }
 
 #[cfg(test)]
@@ -241,10 +253,12 @@ mod tests {
     }
 
     #[test]
-    fn names_are_unique() {
-        let a = artifact_name("export", 1, ".csv");
-        let b = artifact_name("export", 1, ".csv");
-        assert_ne!(a, b);
-        assert!(a.starts_with("export_1_") && a.ends_with(".csv"));
+    fn names_carry_the_attempt_and_are_unique() {
+        let attempt = Uuid::from_u128(0xabc);
+        let a = artifact_name("export", attempt, 1, 0, ".csv");
+        assert_eq!(a, format!("export_{}_1_0.csv", attempt.simple()));
+        assert_ne!(a, artifact_name("export", attempt, 1, 1, ".csv"));
+        assert_ne!(a, artifact_name("export", attempt, 2, 0, ".csv"));
+        assert_ne!(a, artifact_name("export", Uuid::new_v4(), 1, 0, ".csv"));
     }
 }

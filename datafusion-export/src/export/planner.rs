@@ -31,7 +31,7 @@ pub fn writer_count(
 /// per writer.
 pub async fn plan_export(
     frame: DataFrame,
-    spec: ExportSpec,
+    spec: Arc<ExportSpec>,
     distribution: Distribution,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let target_partitions = frame.task_ctx().session_config().target_partitions();
@@ -48,14 +48,21 @@ pub async fn plan_export(
             Partitioning::RoundRobinBatch(writers),
         )?)
     };
-    Ok(Arc::new(ExportExec::new(input, Arc::new(spec))))
+    Ok(Arc::new(ExportExec::new(input, spec)))
 }
 
-/// Runs an export plan to completion and returns the artifacts it wrote.
+/// Runs an export plan of `spec` to completion and returns the artifacts it wrote. If
+/// it fails, the artifacts it had finished are deleted.
 pub async fn run_export(
     plan: Arc<dyn ExecutionPlan>,
+    spec: &ExportSpec,
     task: Arc<TaskContext>,
 ) -> Result<Vec<Artifact>> {
-    let batches = collect(plan, task).await?;
-    Artifact::from_batches(&batches)
+    match collect(plan, task).await {
+        Ok(batches) => Artifact::from_batches(&batches),
+        Err(e) => {
+            spec.delete_written().await;
+            Err(e.into())
+        }
+    }
 }

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -25,6 +25,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::StreamExt;
 use object_store::path::{Path, PathPart};
+use uuid::Uuid;
 
 use crate::command::DataFormat;
 use crate::error::{ExportError, Result};
@@ -53,6 +54,31 @@ pub struct ExportSpec {
     pub max_open_writers: usize,
     /// Advanced as rows are written (for progress displays).
     pub progress: Arc<ExportProgress>,
+    /// The export (or run attempt) writing: every artifact's name carries it.
+    pub attempt: Uuid,
+    /// The artifacts finished so far, for [`ExportSpec::delete_written`].
+    pub written: Arc<Mutex<Vec<(usize, Path)>>>,
+}
+
+impl ExportSpec {
+    /// Deletes every artifact this attempt finished: a failed attempt leaves no files
+    /// behind for readers of the folder to find. Best effort: what cannot be deleted
+    /// is an orphan, never reported.
+    pub async fn delete_written(&self) {
+        let written: Vec<(usize, Path)> =
+            std::mem::take(&mut *self.written.lock().unwrap_or_else(|p| p.into_inner()));
+        for (target, path) in written {
+            if let Some(t) = self.targets.get(target) {
+                if let Err(e) = object_store::ObjectStoreExt::delete(t.store.as_ref(), &path).await
+                {
+                    log::warn!(
+                        "export attempt {}: orphan {path} not deleted: {e}",
+                        self.attempt
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// The schema of `ExportExec`'s output: one row per artifact.
@@ -346,7 +372,13 @@ impl PartitionWriter {
         let target = (self.index + self.started) % spec.targets.len().max(1);
         self.started += 1;
         let prefix = options.name_prefix.as_deref().unwrap_or("export");
-        let name = artifact_name(prefix, self.index, &options.file_extension(spec.format));
+        let name = artifact_name(
+            prefix,
+            spec.attempt,
+            self.index,
+            self.started - 1,
+            &options.file_extension(spec.format),
+        );
         let path: Path = folder
             .iter()
             .map(|s| PathPart::from(s.as_str()))
@@ -396,6 +428,15 @@ impl PartitionWriter {
     async fn finish(&mut self, artifact: OpenArtifact) -> Result<()> {
         let rows = artifact.writer.rows();
         let size = artifact.writer.finish().await?;
+        self.spec
+            .written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((
+                artifact.target,
+                Path::parse(&artifact.relative_path)
+                    .unwrap_or_else(|_| Path::from(artifact.relative_path.as_str())),
+            ));
         self.spec.progress.finished_artifact();
         let names = self
             .spec
