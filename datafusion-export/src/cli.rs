@@ -35,6 +35,13 @@ pub struct Args {
     #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = parse_storage_option, global = true)]
     pub storage_options: Vec<StorageOption>,
 
+    /// A file holding the key that encrypts secrets (account keys, SAS tokens) inside
+    /// stored definitions: 32 bytes as base64 or hex, e.g. from `openssl rand -base64
+    /// 32`; keep it outside the database root. Several keys, one a line, for rotation:
+    /// the first encrypts, all decrypt. Without it, DFEXPORT_SECRET_KEY is read.
+    #[arg(long = "secret-key-file", value_name = "PATH", global = true)]
+    pub secret_key_file: Option<std::path::PathBuf>,
+
     /// A command or SQL statement to run; may be repeated, runs before SCRIPT.
     /// Without SCRIPT or -c, statements come from standard input, or an interactive
     /// prompt when it is a terminal.
@@ -91,15 +98,38 @@ fn parse_storage_option(text: &str) -> Result<StorageOption, String> {
 
 impl Args {
     /// How to open the database these arguments name.
-    pub fn database_options(&self) -> datafusion_export_tables::DatabaseOptions {
-        datafusion_export_tables::DatabaseOptions {
+    pub fn database_options(&self) -> Result<datafusion_export_tables::DatabaseOptions, String> {
+        let secret_keys = match &self.secret_key_file {
+            Some(path) => Some(datafusion_export_tables::SecretKeys::from_file(path)),
+            None => datafusion_export_tables::SecretKeys::from_env().transpose(),
+        }
+        .transpose()
+        .map_err(|e| e.to_string())?;
+        Ok(datafusion_export_tables::DatabaseOptions {
             storage_options: self
                 .storage_options
                 .iter()
                 .map(|o| (o.0.clone(), o.1.clone()))
                 .collect(),
+            secret_keys,
             ..Default::default()
-        }
+        })
+    }
+}
+
+/// `serve`'s log writer: every event (ours and the libraries', e.g. an HTTP client's
+/// trace of a request URL with a SAS token) passes through [`crate::command::scrub_secrets`].
+struct ScrubbingStderr;
+
+impl Write for ScrubbingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::command::scrub_secrets(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 
@@ -162,7 +192,7 @@ async fn serve(
     let engine = Engine::with_settings(database, settings);
     let scheduler = crate::continuous::scheduler::Scheduler::new(engine);
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| ScrubbingStderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -253,7 +283,7 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
         max_concurrent_exports,
     }) = args.service
     {
-        let options = args.database_options();
+        let options = args.database_options()?;
         return serve(
             &args.db,
             options,
@@ -263,7 +293,7 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
         )
         .await;
     }
-    let engine = Engine::open_with(&args.db, args.database_options())
+    let engine = Engine::open_with(&args.db, args.database_options()?)
         .await
         .map_err(|e| e.to_string())?;
     let mut statements: Vec<String> = Vec::new();

@@ -198,6 +198,19 @@ impl Engine {
             Command::DropExternalTable { name, if_exists } => {
                 export_commands::drop_external_table(self, &name, if_exists).await?
             }
+            Command::AlterSecretKey => {
+                let resealed = crate::export::external_table::reseal_all(&self.db).await?;
+                crate::results::ResultBuilder::new()
+                    .strings(
+                        "ExternalTableName",
+                        resealed.iter().map(|(n, _)| Some(n.as_str())),
+                    )
+                    .strings(
+                        "SecretKeyId",
+                        resealed.iter().map(|(_, k)| Some(k.as_str())),
+                    )
+                    .build()?
+            }
             Command::ShowExternalTables => export_commands::show_external_tables(self).await?,
             Command::ShowExternalTable { name } => {
                 export_commands::show_external_table(self, &name).await?

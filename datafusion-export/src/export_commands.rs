@@ -668,3 +668,39 @@ pub async fn delete_artifacts(
     }
     Ok(())
 }
+
+/// Deletes every file under a storage external table's URLs whose name carries
+/// `attempt` (see [`crate::export::path_format::artifact_name`]): what an attempt that can
+/// never commit left behind.
+pub async fn delete_attempt_files(
+    table: &ExternalTable,
+    attempt: Uuid,
+    task: &datafusion::execution::TaskContext,
+) -> Result<usize> {
+    use futures::TryStreamExt;
+    let runtime = task.runtime_env();
+    let storage_options = StorageOptions::of(task.session_config());
+    let marker = format!("_{}_", attempt.simple());
+    let mut deleted = 0;
+    for url in &table.def.urls {
+        let target = resolve_target(url, Some(&runtime), &storage_options)?;
+        let files: Vec<object_store::path::Path> = target
+            .store
+            .list(None)
+            .map_ok(|meta| meta.location)
+            .try_filter(|path| {
+                let ours = path.filename().is_some_and(|name| name.contains(&marker));
+                futures::future::ready(ours)
+            })
+            .try_collect()
+            .await
+            .map_err(TablesError::from)?;
+        for path in files {
+            object_store::ObjectStoreExt::delete(target.store.as_ref(), &path)
+                .await
+                .map_err(TablesError::from)?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}

@@ -1,7 +1,5 @@
 //! Ingestion commands: `.append`, `.set-or-append` and `.ingest into table … (urls)`.
 
-use std::sync::Arc;
-
 use datafusion::arrow::array::RecordBatch;
 use datafusion::datasource::file_format::options::{
     CsvReadOptions, JsonReadOptions, ParquetReadOptions,
@@ -183,11 +181,20 @@ fn register_source(ctx: &SessionContext, source: &SecretString) -> Result<String
     }
     match Url::parse(text) {
         Ok(url) if url.scheme().len() > 1 && url.scheme() != "file" => {
-            let (store, _) =
-                object_store::parse_url(&url).map_err(|e| bad(&scrub_secrets(&e.to_string())))?;
             let base = Url::parse(&format!("{}://{}", url.scheme(), url.authority()))
                 .map_err(|e| bad(&e.to_string()))?;
-            ctx.register_object_store(&base, Arc::from(store));
+            // A store the session already holds for the bucket (registered by the user,
+            // or `memory://`) is used as is; otherwise it is built as every other URL
+            // is: the environment (`AWS_*`, `AZURE_*`, `GOOGLE_*`), then the session's
+            // storage options.
+            let registered = datafusion::execution::object_store::ObjectStoreUrl::parse(&base)
+                .is_ok_and(|u| ctx.runtime_env().object_store(&u).is_ok());
+            if !registered {
+                let options = datafusion_export_tables::StorageOptions::of(&ctx.copied_config());
+                let (store, _) = datafusion_export_tables::cloud_store(&url, &options)
+                    .map_err(|e| bad(&scrub_secrets(&e.to_string())))?;
+                ctx.register_object_store(&base, store);
+            }
             Ok(text.to_string())
         }
         Ok(url) if url.scheme() == "file" => Ok(text.to_string()),

@@ -105,16 +105,25 @@ fn micros(
 impl PyDatabase {
     /// Opens (creating if needed) the database at `url`: a local folder, `file://`,
     /// `memory://`, `s3://`, `az://`, `gs://`…; `storage_options` are passed to the
-    /// object store (keys as `object_store` names them).
+    /// object store (keys as `object_store` names them). `secret_key_file` holds the
+    /// key that encrypts secrets inside stored definitions; without it,
+    /// `DFEXPORT_SECRET_KEY` is read (see the README, "Secrets in definitions").
     #[staticmethod]
-    #[pyo3(signature = (url, storage_options = None))]
+    #[pyo3(signature = (url, storage_options = None, secret_key_file = None))]
     fn open(
         py: Python<'_>,
         url: &str,
         storage_options: Option<HashMap<String, String>>,
+        secret_key_file: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
+        let secret_keys = match secret_key_file {
+            Some(path) => datafusion_export_tables::SecretKeys::from_file(path).map(Some),
+            None => datafusion_export_tables::SecretKeys::from_env(),
+        }
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         let options = DatabaseOptions {
             storage_options: storage_options.unwrap_or_default().into_iter().collect(),
+            secret_keys,
             ..DatabaseOptions::default()
         };
         let url = url.to_string();

@@ -31,6 +31,10 @@ pub struct DatabaseOptions {
     pub max_rows_per_extent: usize,
     /// Options for cloud object stores (keys as `object_store` names them).
     pub storage_options: Vec<(String, String)>,
+    /// The key(s) that encrypt secrets inside stored definitions (external tables'
+    /// account keys and SAS tokens). Kept outside the database root; `None` refuses
+    /// definitions that carry a secret. See [`crate::secrets`].
+    pub secret_keys: Option<crate::secrets::SecretKeys>,
 }
 
 impl Default for DatabaseOptions {
@@ -40,6 +44,7 @@ impl Default for DatabaseOptions {
             checkpoint_interval: 100,
             max_rows_per_extent: 1 << 20,
             storage_options: Vec::new(),
+            secret_keys: None,
         }
     }
 }
@@ -55,6 +60,7 @@ impl std::fmt::Debug for DatabaseOptions {
                 "storage_options",
                 &crate::root::StorageOptions(self.storage_options.clone()),
             )
+            .field("secret_keys", &self.secret_keys)
             .finish()
     }
 }

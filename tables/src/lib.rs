@@ -26,6 +26,7 @@ mod provider;
 mod redact;
 mod root;
 mod scan_exec;
+pub mod secrets;
 mod session;
 
 pub use catalog::DatabaseSchema;
@@ -41,3 +42,4 @@ pub use provider::IngestionTable;
 pub use redact::{scrub_secrets, REDACTED};
 pub use root::{cloud_store, open_root, OffsetListing, StorageOptions};
 pub use scan_exec::{ExtentScanExec, ScanScope};
+pub use secrets::{SecretError, SecretKey, SecretKeys, SECRET_KEY_ENV};

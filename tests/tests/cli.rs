@@ -81,7 +81,12 @@ async fn scripts_and_commands_against_a_local_folder() {
 
 /// `dfexport` as a process, with `env` added to its environment.
 fn process(env: &[(String, String)], args: &[&str]) -> Result<String, String> {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dfexport-e2e"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dfexport-e2e"));
+    // Only what this call gives: the test process itself has the servers' variables.
+    for name in datafusion_export_integration_tests::servers::ENV_NAMES {
+        command.env_remove(name);
+    }
+    let out = command
         .envs(env.iter().cloned())
         .args(args)
         .stdin(std::process::Stdio::null())

@@ -17,3 +17,4 @@ mod overlap;
 mod persistence;
 mod pushdown;
 mod scheduler;
+mod secrets;

@@ -72,6 +72,9 @@ pub enum Command {
         /// `true` when `ifexists` was given.
         if_exists: bool,
     },
+    /// `.alter database secret key`: re-encrypts the secrets of every external table
+    /// under the first configured secret key (key rotation).
+    AlterSecretKey,
     /// `.show external tables`
     ShowExternalTables,
     /// `.show external table T [schema | cslschema]`
@@ -538,10 +541,17 @@ pub use datafusion_export_tables::{scrub_secrets, REDACTED};
 /// [`fmt::Display`], which print `h'*****'` instead. Plain literals are shown
 /// with well-known secrets scrubbed (see [`scrub_secrets`]). Use
 /// [`SecretString::expose`] to get the real value.
+///
+/// A stored definition holds its secrets sealed (encrypted, see
+/// [`datafusion_export_tables::secrets`]): [`SecretString::seal`] makes a sealed copy
+/// whose value is only the redacted form and [`SecretString::unseal`] restores it.
 #[derive(Clone, PartialEq)]
 pub struct SecretString {
+    /// The value; for a sealed string, its redacted form only.
     value: String,
     obfuscated: bool,
+    /// `v1:<key id>:<ciphertext>` when sealed.
+    sealed: Option<String>,
 }
 
 impl SecretString {
@@ -550,7 +560,81 @@ impl SecretString {
         Self {
             value: value.into(),
             obfuscated,
+            sealed: None,
         }
+    }
+
+    /// Whether the value holds a secret: an obfuscated literal, or text from which
+    /// [`scrub_secrets`] removes something (a `;KEY`, a SAS token, a password).
+    pub fn has_secret(&self) -> bool {
+        self.sealed.is_some() || self.obfuscated || scrub_secrets(&self.value) != self.value
+    }
+
+    /// Whether this is a sealed (encrypted) value that has not been unsealed: its
+    /// [`SecretString::expose`] is the redacted form, not usable.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed.is_some()
+    }
+
+    /// The id of the key a sealed value was sealed with.
+    pub fn sealed_key_id(&self) -> Option<&str> {
+        self.sealed
+            .as_deref()
+            .and_then(|s| datafusion_export_tables::secrets::sealed_key_id(s).ok())
+    }
+
+    /// A copy to store: a value with a secret is encrypted under `keys`' first key
+    /// (only its redacted form stays readable); one without a secret is kept as is.
+    /// A secret and no key is refused, with how to configure one.
+    pub fn seal(
+        &self,
+        keys: Option<&datafusion_export_tables::SecretKeys>,
+    ) -> Result<Self, datafusion_export_tables::SecretError> {
+        if self.sealed.is_some() || !self.has_secret() {
+            return Ok(self.clone());
+        }
+        let keys = keys.ok_or_else(|| {
+            datafusion_export_tables::SecretError(format!(
+                "'{}' holds a secret, and secrets are stored only encrypted: no secret key \
+                 is configured ({}); or leave the secret out of the URL and give the \
+                 credentials in the environment (AZURE_*, AWS_*, GOOGLE_*) or as \
+                 --storage-option",
+                self.redacted(),
+                datafusion_export_tables::secrets::SECRET_KEY_HOWTO
+            ))
+        })?;
+        Ok(Self {
+            value: self.redacted(),
+            obfuscated: self.obfuscated,
+            sealed: Some(keys.seal(&self.value)),
+        })
+    }
+
+    /// The usable value of a sealed string (a copy of an unsealed one).
+    pub fn unseal(
+        &self,
+        keys: Option<&datafusion_export_tables::SecretKeys>,
+    ) -> Result<Self, datafusion_export_tables::SecretError> {
+        let Some(sealed) = &self.sealed else {
+            return Ok(self.clone());
+        };
+        let keys = keys.ok_or_else(|| {
+            datafusion_export_tables::SecretError(format!(
+                "'{}' holds a secret encrypted with secret key {}, and no secret key is \
+                 configured ({})",
+                self.value,
+                self.sealed_key_id().unwrap_or("?"),
+                datafusion_export_tables::secrets::SECRET_KEY_HOWTO
+            ))
+        })?;
+        let value = keys
+            .open(sealed)
+            .map_err(|e| datafusion_export_tables::SecretError(format!("'{}': {e}", self.value)))?;
+        Ok(Self {
+            value,
+            obfuscated: self.obfuscated,
+            sealed: None,
+        })
     }
 
     /// The real value. Do not log it.
@@ -567,7 +651,9 @@ impl SecretString {
     /// otherwise the value with URL credentials, SAS signatures and
     /// connection-string keys replaced by `*****`.
     pub fn redacted(&self) -> String {
-        if self.obfuscated {
+        if self.sealed.is_some() {
+            self.value.clone()
+        } else if self.obfuscated {
             format!("h'{REDACTED}'")
         } else {
             scrub_secrets(&self.value)
@@ -577,7 +663,9 @@ impl SecretString {
 
 impl fmt::Debug for SecretString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.obfuscated {
+        if self.sealed.is_some() {
+            fmt::Debug::fmt(&self.value, f)
+        } else if self.obfuscated {
             write!(f, "h'{REDACTED}'")
         } else {
             fmt::Debug::fmt(&scrub_secrets(&self.value), f)
@@ -591,15 +679,19 @@ impl fmt::Display for SecretString {
     }
 }
 
-/// The serialized form of a [`SecretString`]: `{"value": ..., "obfuscated": ...}`.
+/// The serialized form of a [`SecretString`]: `{"value": ..., "obfuscated": ...}`, or
+/// `{"value": <redacted>, "obfuscated": ..., "encrypted": "v1:<key id>:<ciphertext>"}`
+/// once sealed.
 ///
-/// Serialization exposes the real value: it is meant for internal storage
-/// (e.g. persisted external table definitions), never for output.
+/// Serializing an unsealed string exposes the real value: definitions are sealed
+/// ([`SecretString::seal`]) before they are stored, and this is never used for output.
 #[derive(serde::Serialize)]
 #[serde(rename = "SecretString")]
 struct SecretStringRef<'a> {
     value: &'a str,
     obfuscated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypted: Option<&'a str>,
 }
 
 #[derive(serde::Deserialize)]
@@ -608,6 +700,8 @@ struct SecretStringOwned {
     value: String,
     #[serde(default)]
     obfuscated: bool,
+    #[serde(default)]
+    encrypted: Option<String>,
 }
 
 impl serde::Serialize for SecretString {
@@ -615,6 +709,7 @@ impl serde::Serialize for SecretString {
         SecretStringRef {
             value: &self.value,
             obfuscated: self.obfuscated,
+            encrypted: self.sealed.as_deref(),
         }
         .serialize(serializer)
     }
@@ -622,8 +717,16 @@ impl serde::Serialize for SecretString {
 
 impl<'de> serde::Deserialize<'de> for SecretString {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let SecretStringOwned { value, obfuscated } = SecretStringOwned::deserialize(deserializer)?;
-        Ok(SecretString { value, obfuscated })
+        let SecretStringOwned {
+            value,
+            obfuscated,
+            encrypted,
+        } = SecretStringOwned::deserialize(deserializer)?;
+        Ok(SecretString {
+            value,
+            obfuscated,
+            sealed: encrypted,
+        })
     }
 }
 

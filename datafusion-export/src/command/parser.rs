@@ -97,6 +97,7 @@ pub const SUPPORTED_COMMANDS: &str = ".create table <name> (<col>:<type>, ...), 
 .create|.create-or-alter|.alter external table <name> [(<col>:<type>, ...)] kind=storage|delta \
 [partition by (...)] [pathformat=(...)] [dataformat=<format>] ('<url>', ...) [with (...)], \
 .drop external table <name> [ifexists], .show external tables, .show external table <name>, \
+.alter database secret key, \
 .show operations, .show operation <id> [details], \
 .create-or-alter continuous-export <name> [over (<table>, ...)] to table <name> [with (...)] <| <query>, \
 .show continuous-exports, .show continuous-export <name> [exported-artifacts|failures], \
@@ -509,9 +510,16 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_alter(&mut self) -> Result<Command, ParseError> {
+        if self.peek_keyword("database") {
+            self.advance();
+            self.expect_keyword("secret", "expected 'secret key' after '.alter database'")?;
+            self.expect_keyword("key", "expected 'key' after '.alter database secret'")?;
+            self.expect_end("'.alter database secret key'")?;
+            return Ok(Command::AlterSecretKey);
+        }
         self.expect_keyword(
             "external",
-            "expected 'external table' after '.alter' (only '.alter external table' is supported)",
+            "expected 'external table' after '.alter' (or '.alter database secret key')",
         )?;
         self.parse_external_table(CreateMode::Alter, ".alter")
     }

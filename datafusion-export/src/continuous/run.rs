@@ -14,19 +14,23 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use datafusion_export_tables::log::action::Action;
 use datafusion_export_tables::{Database, TablesError};
 use datafusion_export_udfs::{Cursor, CursorRange};
 use uuid::Uuid;
 
 use crate::command::ExternalTableKind;
 use crate::continuous::definition::{
-    self, put_action, run_action, ContinuousExport, Failure, RunArtifact, RunRecord, MAX_FAILURES,
+    self, attempt_action, put_action, run_action, ContinuousExport, Failure, RunArtifact,
+    RunAttempt, RunRecord, ATTEMPT_KIND, MAX_FAILURES,
 };
 use crate::engine::Engine;
 use crate::error::{ExportError, Result};
 use crate::export::delta::{DeltaTarget, DeltaTxn};
 use crate::export::external_table;
-use crate::export_commands::{conform_frame, delete_artifacts, export_to_table};
+use crate::export_commands::{
+    conform_frame, delete_artifacts, delete_attempt_files, export_to_table,
+};
 
 /// What a run did.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,7 +216,7 @@ async fn attempt(
                     timestamp: now,
                     artifacts,
                 };
-                commit_run(db, export, &record).await?;
+                commit_run(db, export, &record, None).await?;
                 return Ok(RunOutcome {
                     run: Some(run),
                     to_cursor: landed,
@@ -250,15 +254,40 @@ async fn attempt(
         })
         .transpose()?;
     let task = frame.task_ctx();
-    let artifacts = export_to_table(
+    // A storage target's files are visible to every reader of the folder: the attempt
+    // is recorded before it writes one, so that what a killed run leaves is found and
+    // deleted by a later run. (A Delta table shows only the files its log adds.)
+    let attempt = RunAttempt {
+        attempt: Uuid::new_v4(),
+        export_id: export.id,
+        external_table: table.def.name.clone(),
+        from_cursor: from,
+        started: now,
+    };
+    let recorded = table.def.kind == ExternalTableKind::Storage;
+    if recorded {
+        let action = attempt_action(&export.name, &attempt)?;
+        db.commit(|_| Ok(vec![action.clone()])).await?;
+    }
+    let written = export_to_table(
         &table,
         frame,
         &export.export_properties,
         txn,
-        Uuid::new_v4(),
+        attempt.attempt,
         engine.progress(),
     )
-    .await?;
+    .await;
+    let artifacts = match written {
+        Ok(artifacts) => artifacts,
+        Err(e) => {
+            // Its finished files are deleted already; so goes its record.
+            if recorded {
+                forget_attempts(db, &export.name, &[attempt.attempt]).await;
+            }
+            return Err(e.into());
+        }
+    };
     let record = RunRecord {
         run,
         from_cursor: from,
@@ -266,20 +295,29 @@ async fn attempt(
         timestamp: now,
         artifacts: artifacts.iter().map(RunArtifact::from).collect(),
     };
-    if let Err(e) = commit_run(db, export, &record).await {
+    let committed = commit_run(db, export, &record, recorded.then_some(attempt.attempt)).await;
+    if let Err(e) = committed {
         // A stale run was refused before anything was committed: its files are
         // orphans that nothing will report, so they go. (A Delta run's files are in the
-        // Delta commit, which a later run records.)
+        // Delta commit, which a later run records.) After an ambiguous failure the run
+        // may have committed: its files and record stay, and a later run decides.
         let refused = matches!(&e, ExportError::Tables(TablesError::Conflict(_)));
-        if refused && table.def.kind == ExternalTableKind::Storage {
-            if let Err(d) = delete_artifacts(&table, &artifacts, &task).await {
-                log::warn!(
+        if refused && recorded {
+            match delete_artifacts(&table, &artifacts, &task).await {
+                Ok(()) => forget_attempts(db, &export.name, &[attempt.attempt]).await,
+                Err(d) => log::warn!(
                     "continuous export {}: orphans not deleted: {d}",
                     export.name
-                );
+                ),
             }
         }
         return Err(e.into());
+    }
+    if let Err(e) = clean_stale_attempts(engine, &export.name).await {
+        log::warn!(
+            "continuous export {}: files of failed attempts not deleted yet: {e}",
+            export.name
+        );
     }
     Ok(RunOutcome {
         run: Some(run),
@@ -302,7 +340,12 @@ fn cursor_i64(cursor: u64) -> std::result::Result<i64, RunError> {
 /// re-created), same query and target (not altered), run `record.run - 1` the last
 /// one and its end cursor the run's start. Otherwise the run is stale: its files are
 /// orphans that no one reports, and the next run exports from the committed cursor.
-async fn commit_run(db: &Database, export: &ContinuousExport, record: &RunRecord) -> Result<()> {
+async fn commit_run(
+    db: &Database,
+    export: &ContinuousExport,
+    record: &RunRecord,
+    attempt: Option<Uuid>,
+) -> Result<()> {
     let name = export.name.as_str();
     db.commit(|state| {
         let current = definition::from_state(state, name).map_err(|e| {
@@ -343,9 +386,72 @@ async fn commit_run(db: &Database, export: &ContinuousExport, record: &RunRecord
         updated.permanent_failure_since = None;
         let put = put_action(&updated).map_err(|e| TablesError::Conflict(e.to_string()))?;
         let run = run_action(name, record).map_err(|e| TablesError::Conflict(e.to_string()))?;
-        Ok(vec![put, run])
+        let mut actions = vec![put, run];
+        // The attempt committed: its files are the run's, nothing to clean.
+        if let Some(key) = attempt.map(|a| definition::attempt_key(name, a)) {
+            if state.object(ATTEMPT_KIND, &key).is_some() {
+                actions.push(Action::DropObject {
+                    kind: ATTEMPT_KIND.into(),
+                    name: key,
+                });
+            }
+        }
+        Ok(actions)
     })
     .await?;
+    Ok(())
+}
+
+/// Drops the records of `attempts` of export `name` that are still there. Best effort:
+/// a record left behind only makes a later run look for files that are gone.
+async fn forget_attempts(db: &Database, name: &str, attempts: &[Uuid]) {
+    let dropped = db
+        .commit(|state| {
+            Ok(attempts
+                .iter()
+                .map(|a| definition::attempt_key(name, *a))
+                .filter(|key| state.object(ATTEMPT_KIND, key).is_some())
+                .map(|key| Action::DropObject {
+                    kind: ATTEMPT_KIND.into(),
+                    name: key,
+                })
+                .collect())
+        })
+        .await;
+    if let Err(e) = dropped {
+        log::warn!("continuous export {name}: attempt records not dropped: {e}");
+    }
+}
+
+/// Deletes the files of export `name`'s attempts that can never commit (they started
+/// from a cursor the export has moved past, or belong to a dropped export of the same
+/// name), then their records. Runs after a committed run; only attempts that left a
+/// record (killed, or whose cleanup failed) have anything to delete.
+async fn clean_stale_attempts(engine: &Engine, name: &str) -> Result<()> {
+    let db = engine.database();
+    let (stale, current) = {
+        let state = db.state();
+        let current = definition::from_state(&state, name)?;
+        let stale: Vec<RunAttempt> = definition::attempts(&state, name)?
+            .into_iter()
+            .filter(|a| a.export_id != current.id || a.from_cursor < current.export_cursor)
+            .collect();
+        (stale, current)
+    };
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let task = engine.context().task_ctx();
+    for attempt in &stale {
+        let table = match external_table::load(db, &attempt.external_table).await {
+            Ok(table) => table,
+            // The table is gone: there is no folder to clean.
+            Err(_) => continue,
+        };
+        delete_attempt_files(&table, attempt.attempt, &task).await?;
+    }
+    let ids: Vec<Uuid> = stale.iter().map(|a| a.attempt).collect();
+    forget_attempts(db, &current.name, &ids).await;
     Ok(())
 }
 

@@ -25,7 +25,7 @@ use datafusion::physical_expr::expressions::{CastExpr, Column as PhysicalColumn}
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion_export_tables::{Database, StorageOptions};
+use datafusion_export_tables::{Database, SecretError, SecretKeys, StorageOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog_objects;
@@ -101,6 +101,47 @@ impl ExternalTable {
         )
     }
 
+    /// A copy to store: every secret in its URLs and properties encrypted under the
+    /// first of `keys` (see [`crate::command::SecretString::seal`]); refused when it
+    /// holds a secret and no key is configured.
+    pub fn sealed(&self, keys: Option<&SecretKeys>) -> Result<Self> {
+        self.map_secrets(|s| s.seal(keys))
+    }
+
+    /// A usable copy of a stored definition: every sealed secret decrypted.
+    pub fn unsealed(&self, keys: Option<&SecretKeys>) -> Result<Self> {
+        self.map_secrets(|s| s.unseal(keys))
+    }
+
+    /// Whether any URL or property holds a secret.
+    pub fn has_secrets(&self) -> bool {
+        self.def.urls.iter().any(|u| u.has_secret())
+            || self.def.properties.iter().any(|p| match &p.value {
+                PropertyValue::String(s) => s.has_secret(),
+                _ => false,
+            })
+    }
+
+    fn map_secrets(
+        &self,
+        f: impl Fn(
+            &crate::command::SecretString,
+        ) -> std::result::Result<crate::command::SecretString, SecretError>,
+    ) -> Result<Self> {
+        let name = &self.def.name;
+        let err = |e: SecretError| ExportError::Invalid(format!("external table '{name}': {e}"));
+        let mut out = self.clone();
+        for url in &mut out.def.urls {
+            *url = f(url).map_err(err)?;
+        }
+        for p in &mut out.def.properties {
+            if let PropertyValue::String(s) = &mut p.value {
+                *s = f(s).map_err(err)?;
+            }
+        }
+        Ok(out)
+    }
+
     /// The format of the artifacts.
     pub fn data_format(&self) -> DataFormat {
         match self.def.kind {
@@ -110,12 +151,15 @@ impl ExternalTable {
     }
 }
 
-/// Loads external table `name` from the catalog.
+/// Loads external table `name` from the catalog, its secrets decrypted with the
+/// database's secret keys (an error says which key is missing).
 pub async fn load(db: &Database, name: &str) -> Result<ExternalTable> {
-    catalog_objects::load(db, KIND, "external table", name).await
+    let table: ExternalTable = catalog_objects::load(db, KIND, "external table", name).await?;
+    table.unsealed(db.options().secret_keys.as_ref())
 }
 
-/// Every external table.
+/// Every external table, as stored: secrets stay sealed (they show redacted), so
+/// this needs no key.
 pub async fn list(db: &Database) -> Result<Vec<ExternalTable>> {
     catalog_objects::list(db, KIND, "external table").await
 }
@@ -228,8 +272,12 @@ pub async fn resolve(
 }
 
 /// Stores a resolved definition, honouring `.create` / `.alter` / `.create-or-alter`.
+///
+/// Secrets are encrypted first (nothing is committed when that is refused): the
+/// plaintext never reaches the log.
 pub async fn store(db: &Database, table: &ExternalTable) -> Result<()> {
-    let body = serde_json::to_value(table).map_err(|e| ExportError::Invalid(e.to_string()))?;
+    let sealed = table.sealed(db.options().secret_keys.as_ref())?;
+    let body = serde_json::to_value(&sealed).map_err(|e| ExportError::Invalid(e.to_string()))?;
     let name = table.def.name.clone();
     let mode = table.def.mode;
     db.commit(|state| {
@@ -257,6 +305,41 @@ pub async fn store(db: &Database, table: &ExternalTable) -> Result<()> {
     })
     .await?;
     Ok(())
+}
+
+/// `.alter database secret key`: re-encrypts every external table's secrets under
+/// the first configured key, in one commit, and returns (name, key id) of each table
+/// re-encrypted. Every key a secret is sealed with must be configured (rotation: put
+/// the new key first and keep the old one until this has run). Older commits keep
+/// the old ciphertext: log files are immutable.
+pub async fn reseal_all(db: &Database) -> Result<Vec<(String, String)>> {
+    let keys = db.options().secret_keys.clone().ok_or_else(|| {
+        ExportError::Invalid(format!(
+            "no secret key is configured ({})",
+            datafusion_export_tables::secrets::SECRET_KEY_HOWTO
+        ))
+    })?;
+    let primary = keys.primary().id().to_string();
+    db.refresh().await?;
+    let mut resealed = Vec::new();
+    let mut actions = Vec::new();
+    for stored in catalog_objects::all::<ExternalTable>(&db.state(), KIND, "external table", "")? {
+        if !stored.has_secrets() {
+            continue;
+        }
+        let body = serde_json::to_value(stored.unsealed(Some(&keys))?.sealed(Some(&keys))?)
+            .map_err(|e| ExportError::Invalid(e.to_string()))?;
+        resealed.push((stored.def.name.clone(), primary.clone()));
+        actions.push(datafusion_export_tables::log::action::Action::PutObject {
+            kind: KIND.into(),
+            name: stored.def.name.clone(),
+            body,
+        });
+    }
+    if !actions.is_empty() {
+        db.commit(|_| Ok(actions.clone())).await?;
+    }
+    Ok(resealed)
 }
 
 /// Drops an external table (its files stay where they are).
@@ -308,7 +391,9 @@ impl TableFunctionImpl for ExternalTableFunction {
         };
         let table: ExternalTable = {
             let state = self.db.state();
-            catalog_objects::get(&state, KIND, "external table", &name)?
+            let stored: ExternalTable =
+                catalog_objects::get(&state, KIND, "external table", &name)?;
+            stored.unsealed(self.db.options().secret_keys.as_ref())?
         };
         match table.def.kind {
             ExternalTableKind::Delta => Ok(Arc::new(DeltaReadBack {
@@ -391,10 +476,30 @@ fn storage_read_back(
     }
     let listing_options =
         ListingOptions::new(file_format).with_file_extension(options.file_extension(format));
-    let config = ListingTableConfig::new_with_multi_paths(urls)
-        .with_listing_options(listing_options)
-        .with_schema(table.schema_ref());
-    let listing = ListingTable::try_new(config)?;
+    // One listing per URL, unioned: a `ListingTable` lists every one of its paths in
+    // the object store of its first path, so a table over several URLs (each its own
+    // store here) would read only the first URL's files.
+    let mut scans = Vec::with_capacity(urls.len());
+    for url in urls {
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(listing_options.clone())
+            .with_schema(table.schema_ref());
+        scans.push(
+            LogicalPlanBuilder::scan(
+                datafusion::common::TableReference::bare(table.def.name.as_str()),
+                provider_as_source(Arc::new(ListingTable::try_new(config)?)),
+                None,
+            )?
+            .build()?,
+        );
+    }
+    let mut scans = scans.into_iter();
+    let mut builder = LogicalPlanBuilder::from(scans.next().ok_or_else(|| {
+        ExportError::Invalid(format!("external table '{}' has no URL", table.def.name))
+    })?);
+    for scan in scans {
+        builder = builder.union(scan)?;
+    }
     let mut exprs: Vec<Expr> = table
         .schema
         .fields()
@@ -404,13 +509,7 @@ fn storage_read_back(
     for p in &table.def.partitions {
         exprs.push(partition_expr(&p.expr, arrow_type(p.kusto_type))?.alias(&p.name));
     }
-    let plan = LogicalPlanBuilder::scan(
-        datafusion::common::TableReference::bare(table.def.name.as_str()),
-        provider_as_source(Arc::new(listing)),
-        None,
-    )?
-    .project(exprs)?
-    .build()?;
+    let plan = builder.project(exprs)?.build()?;
     Ok(Arc::new(ViewTable::new(plan, None)))
 }
 

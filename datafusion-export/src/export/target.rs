@@ -40,6 +40,15 @@ pub fn resolve_target(
     runtime: Option<&RuntimeEnv>,
     storage_options: &[(String, String)],
 ) -> Result<StorageTarget> {
+    if url.is_sealed() {
+        // Never reached through `external_table::load`, which decrypts or fails.
+        return Err(ExportError::Invalid(format!(
+            "'{}' holds a secret encrypted with secret key {} that was not decrypted ({})",
+            url.redacted(),
+            url.sealed_key_id().unwrap_or("?"),
+            datafusion_export_tables::secrets::SECRET_KEY_HOWTO
+        )));
+    }
     let text = url.expose().trim();
     let shown = url.redacted();
     if text.is_empty() {
