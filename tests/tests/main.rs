@@ -13,6 +13,7 @@ mod faults;
 mod fuzz;
 mod ingestion;
 mod operations;
+mod orphans;
 mod overlap;
 mod persistence;
 mod pushdown;

@@ -1,0 +1,144 @@
+//! Orphans are removed: a continuous-export run killed after some artifacts were
+//! finished leaves files behind; the next successful run deletes them, so the folder
+//! holds exactly the committed artifacts and an independent reader (pyarrow) of the
+//! folder sees every row once.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use datafusion_export::continuous::ContinuousSettings;
+use datafusion_export::tables::{Database, DatabaseOptions, ManualClock};
+use datafusion_export::Engine;
+use datafusion_export_integration_tests::{
+    i64_column, id_batch, python, string_column, InstrumentedStore,
+};
+use futures::{FutureExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::ObjectStore;
+use tokio::sync::oneshot;
+
+async fn files(store: &InstrumentedStore) -> Vec<String> {
+    let mut files: Vec<String> = store
+        .list(None)
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    files.sort();
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_run_leaves_nothing_after_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("bucket");
+    std::fs::create_dir_all(&folder).unwrap();
+    let bucket = InstrumentedStore::new(
+        Arc::new(LocalFileSystem::new_with_prefix(&folder).unwrap()) as Arc<dyn ObjectStore>,
+    );
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+    ));
+    let db = Database::open_store(
+        Arc::new(InMemory::new()),
+        "db",
+        DatabaseOptions::default().with_clock(clock),
+    )
+    .await
+    .unwrap();
+    let engine = Engine::with_settings(db, ContinuousSettings::default());
+    engine
+        .context()
+        .register_object_store(&url::Url::parse("faulty://bucket").unwrap(), bucket.clone());
+    for text in [
+        ".create table T (id:long, s:string)",
+        ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('faulty://bucket/out') with (sizeLimit=1048576)",
+        ".create-or-alter continuous-export E to table X with (distribution='single') <| SELECT id, s FROM T",
+    ] {
+        engine.execute_collect(text).await.unwrap();
+    }
+    let ids: Vec<i64> = (0..200_000).collect();
+    for chunk in ids.chunks(50_000) {
+        engine
+            .database()
+            .ingest("T", vec![id_batch(chunk)])
+            .await
+            .unwrap();
+    }
+
+    // The run stops for good at its second artifact: then the process is killed.
+    let (reached_tx, reached) = oneshot::channel::<()>();
+    let mut reached_tx = Some(reached_tx);
+    let mut seen = 0;
+    bucket.set_put_hook(Some(Box::new(move |_| {
+        seen += 1;
+        if seen < 2 {
+            return None;
+        }
+        if let Some(tx) = reached_tx.take() {
+            let _ = tx.send(());
+        }
+        Some(futures::future::pending().boxed())
+    })));
+    let killed = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.execute_collect(".run continuous-export E").await })
+    };
+    reached.await.unwrap();
+    killed.abort();
+    let _ = killed.await;
+    bucket.set_put_hook(None);
+    let left = files(&bucket).await;
+    assert!(!left.is_empty(), "the killed run left a finished artifact");
+    assert_eq!(
+        engine
+            .database()
+            .state()
+            .objects_of("continuous_export_attempt")
+            .count(),
+        1,
+        "the killed attempt is on record"
+    );
+
+    engine
+        .execute_collect(".run continuous-export E")
+        .await
+        .unwrap();
+    let reported = engine
+        .execute_collect(".show continuous-export E exported-artifacts")
+        .await
+        .unwrap();
+    assert_eq!(
+        i64_column(&reported, "NumRecords").iter().sum::<i64>(),
+        200_000
+    );
+    let mut committed: Vec<String> = string_column(&reported, "Path")
+        .iter()
+        .map(|p| p.strip_prefix("faulty://bucket/").unwrap().to_string())
+        .collect();
+    committed.sort();
+    assert_eq!(
+        files(&bucket).await,
+        committed,
+        "only committed artifacts remain"
+    );
+    assert_eq!(
+        engine
+            .database()
+            .state()
+            .objects_of("continuous_export_attempt")
+            .count(),
+        0,
+        "no attempt is left on record"
+    );
+    // An independent reader of the whole folder sees every row once.
+    let out = python(&format!(
+        "import pyarrow.dataset as ds\n\
+         t = ds.dataset({:?}, format='parquet').to_table()\n\
+         ids = t.column('id').to_pylist()\n\
+         print(len(ids), len(set(ids)), min(ids), max(ids))",
+        folder.join("out").display().to_string()
+    ));
+    assert_eq!(out.trim(), "200000 200000 0 199999");
+}
