@@ -15,6 +15,7 @@ use crate::command::{
 };
 use crate::engine::Engine;
 use crate::error::{ExportError, Result};
+use crate::export::attempts::ExportAttempt;
 use crate::export::delta::{DeltaFile, DeltaTarget, DeltaTxn};
 use crate::export::external_table::{self, ExternalTable};
 use crate::export::operations::{OperationDetails, OperationState};
@@ -680,7 +681,6 @@ pub async fn delete_attempt_files(
     use futures::TryStreamExt;
     let runtime = task.runtime_env();
     let storage_options = StorageOptions::of(task.session_config());
-    let marker = format!("_{}_", attempt.simple());
     let mut deleted = 0;
     for url in &table.def.urls {
         let target = resolve_target(url, Some(&runtime), &storage_options)?;
@@ -688,10 +688,7 @@ pub async fn delete_attempt_files(
             .store
             .list(None)
             .map_ok(|meta| meta.location)
-            .try_filter(|path| {
-                let ours = path.filename().is_some_and(|name| name.contains(&marker));
-                futures::future::ready(ours)
-            })
+            .try_filter(|path| futures::future::ready(ExportAttempt::wrote(attempt, path)))
             .try_collect()
             .await
             .map_err(TablesError::from)?;

@@ -10,6 +10,7 @@ use object_store::ObjectStore;
 use url::Url;
 
 use crate::error::{Result, TablesError};
+use crate::listing::ListingFilter;
 use crate::redact::scrub_secrets;
 
 /// The storage options of a session (keys as `object_store` names them, e.g.
@@ -153,102 +154,7 @@ pub fn cloud_store(
             return Ok((store.into(), path));
         }
     };
-    Ok((Arc::new(OffsetListing(store)), path))
-}
-
-/// Keeps `list_with_offset` to its contract — only keys after the offset — even where
-/// the server ignores the offset parameter (Azurite ignores Azure's `startFrom`, some
-/// S3-compatible servers `start-after`). Delta's log reader lists from a version and
-/// fails when older commits come back.
-#[derive(Debug)]
-pub struct OffsetListing(pub Arc<dyn ObjectStore>);
-
-impl std::fmt::Display for OffsetListing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.0, f)
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for OffsetListing {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: object_store::PutPayload,
-        opts: object_store::PutOptions,
-    ) -> object_store::Result<object_store::PutResult> {
-        self.0.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: object_store::PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
-        self.0.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: object_store::GetOptions,
-    ) -> object_store::Result<object_store::GetResult> {
-        self.0.get_opts(location, options).await
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &Path,
-        ranges: &[std::ops::Range<u64>],
-    ) -> object_store::Result<Vec<bytes::Bytes>> {
-        self.0.get_ranges(location, ranges).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: futures::stream::BoxStream<'static, object_store::Result<Path>>,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<Path>> {
-        self.0.delete_stream(locations)
-    }
-
-    fn list(
-        &self,
-        prefix: Option<&Path>,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
-        self.0.list(prefix)
-    }
-
-    fn list_with_offset(
-        &self,
-        prefix: Option<&Path>,
-        offset: &Path,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
-        use futures::StreamExt;
-        let offset = offset.clone();
-        self.0
-            .list_with_offset(prefix, &offset)
-            .filter(move |meta| {
-                let keep = meta.as_ref().map_or(true, |m| m.location > offset);
-                futures::future::ready(keep)
-            })
-            .boxed()
-    }
-
-    async fn list_with_delimiter(
-        &self,
-        prefix: Option<&Path>,
-    ) -> object_store::Result<object_store::ListResult> {
-        self.0.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: object_store::CopyOptions,
-    ) -> object_store::Result<()> {
-        self.0.copy_opts(from, to, options).await
-    }
+    Ok((Arc::new(ListingFilter::new(store)), path))
 }
 
 fn open_local(path: &std::path::Path) -> Result<(Arc<dyn ObjectStore>, String)> {

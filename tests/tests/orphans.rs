@@ -95,16 +95,31 @@ async fn a_killed_run_leaves_nothing_after_the_next_run() {
         engine
             .database()
             .state()
-            .objects_of("continuous_export_attempt")
+            .objects_of("export_attempt")
             .count(),
         1,
         "the killed attempt is on record"
     );
 
+    // Until then, reading the table back leaves the uncommitted files out.
+    let read_back = || async {
+        let mut ids = i64_column(
+            &engine
+                .execute_collect("SELECT id FROM external_table('X')")
+                .await
+                .unwrap(),
+            "id",
+        );
+        ids.sort();
+        ids
+    };
+    assert_eq!(read_back().await, Vec::<i64>::new());
+
     engine
         .execute_collect(".run continuous-export E")
         .await
         .unwrap();
+    assert_eq!(read_back().await, ids);
     let reported = engine
         .execute_collect(".show continuous-export E exported-artifacts")
         .await
@@ -127,7 +142,7 @@ async fn a_killed_run_leaves_nothing_after_the_next_run() {
         engine
             .database()
             .state()
-            .objects_of("continuous_export_attempt")
+            .objects_of("export_attempt")
             .count(),
         0,
         "no attempt is left on record"

@@ -319,52 +319,6 @@ pub fn run_action(name: &str, record: &RunRecord) -> Result<Action> {
     })
 }
 
-/// The catalog kind of run attempts that may have written files and not committed
-/// (in flight, failed, or killed), named `<export>/<attempt>`.
-pub const ATTEMPT_KIND: &str = "continuous_export_attempt";
-
-/// A run attempt of an export to a storage external table, recorded before it writes a
-/// file and dropped in the commit of its run. Every artifact it writes carries its id,
-/// so that once its start cursor is behind the export's (it can never commit), a later
-/// run deletes what it left.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunAttempt {
-    /// Its id, in its artifacts' names.
-    pub attempt: Uuid,
-    /// The export's identity when it started.
-    pub export_id: Uuid,
-    /// The external table it writes to.
-    pub external_table: String,
-    /// The export cursor it started from: it can commit only while that is current.
-    pub from_cursor: u64,
-    /// When it started.
-    pub started: DateTime<Utc>,
-}
-
-/// The catalog name of attempt `attempt` of export `name`.
-pub fn attempt_key(name: &str, attempt: Uuid) -> String {
-    format!("{name}/{}", attempt.simple())
-}
-
-/// The recorded attempts of export `name`.
-pub fn attempts(state: &DatabaseState, name: &str) -> Result<Vec<RunAttempt>> {
-    catalog_objects::all(
-        state,
-        ATTEMPT_KIND,
-        "continuous export run attempt",
-        &format!("{name}/"),
-    )
-}
-
-/// The action recording `attempt` of export `name`.
-pub fn attempt_action(name: &str, attempt: &RunAttempt) -> Result<Action> {
-    Ok(Action::PutObject {
-        kind: ATTEMPT_KIND.into(),
-        name: attempt_key(name, attempt.attempt),
-        body: serde_json::to_value(attempt).map_err(|e| ExportError::Invalid(e.to_string()))?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

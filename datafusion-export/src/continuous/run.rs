@@ -14,18 +14,17 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use datafusion_export_tables::log::action::Action;
 use datafusion_export_tables::{Database, TablesError};
 use datafusion_export_udfs::{Cursor, CursorRange};
 use uuid::Uuid;
 
 use crate::command::ExternalTableKind;
 use crate::continuous::definition::{
-    self, attempt_action, put_action, run_action, ContinuousExport, Failure, RunArtifact,
-    RunAttempt, RunRecord, ATTEMPT_KIND, MAX_FAILURES,
+    self, put_action, run_action, ContinuousExport, Failure, RunArtifact, RunRecord, MAX_FAILURES,
 };
 use crate::engine::Engine;
 use crate::error::{ExportError, Result};
+use crate::export::attempts::{self, ExportAttempt};
 use crate::export::delta::{DeltaTarget, DeltaTxn};
 use crate::export::external_table;
 use crate::export_commands::{
@@ -257,16 +256,17 @@ async fn attempt(
     // A storage target's files are visible to every reader of the folder: the attempt
     // is recorded before it writes one, so that what a killed run leaves is found and
     // deleted by a later run. (A Delta table shows only the files its log adds.)
-    let attempt = RunAttempt {
+    let attempt = ExportAttempt {
         attempt: Uuid::new_v4(),
-        export_id: export.id,
         external_table: table.def.name.clone(),
+        owner: export.name.clone(),
+        owner_id: export.id,
         from_cursor: from,
         started: now,
     };
     let recorded = table.def.kind == ExternalTableKind::Storage;
     if recorded {
-        let action = attempt_action(&export.name, &attempt)?;
+        let action = attempt.put_action()?;
         db.commit(|_| Ok(vec![action.clone()])).await?;
     }
     let written = export_to_table(
@@ -388,14 +388,7 @@ async fn commit_run(
         let run = run_action(name, record).map_err(|e| TablesError::Conflict(e.to_string()))?;
         let mut actions = vec![put, run];
         // The attempt committed: its files are the run's, nothing to clean.
-        if let Some(key) = attempt.map(|a| definition::attempt_key(name, a)) {
-            if state.object(ATTEMPT_KIND, &key).is_some() {
-                actions.push(Action::DropObject {
-                    kind: ATTEMPT_KIND.into(),
-                    name: key,
-                });
-            }
-        }
+        actions.extend(attempts::drop_actions(state, name, attempt.as_slice()));
         Ok(actions)
     })
     .await?;
@@ -404,19 +397,9 @@ async fn commit_run(
 
 /// Drops the records of `attempts` of export `name` that are still there. Best effort:
 /// a record left behind only makes a later run look for files that are gone.
-async fn forget_attempts(db: &Database, name: &str, attempts: &[Uuid]) {
+async fn forget_attempts(db: &Database, name: &str, ids: &[Uuid]) {
     let dropped = db
-        .commit(|state| {
-            Ok(attempts
-                .iter()
-                .map(|a| definition::attempt_key(name, *a))
-                .filter(|key| state.object(ATTEMPT_KIND, key).is_some())
-                .map(|key| Action::DropObject {
-                    kind: ATTEMPT_KIND.into(),
-                    name: key,
-                })
-                .collect())
-        })
+        .commit(|state| Ok(attempts::drop_actions(state, name, ids)))
         .await;
     if let Err(e) = dropped {
         log::warn!("continuous export {name}: attempt records not dropped: {e}");
@@ -432,9 +415,9 @@ async fn clean_stale_attempts(engine: &Engine, name: &str) -> Result<()> {
     let (stale, current) = {
         let state = db.state();
         let current = definition::from_state(&state, name)?;
-        let stale: Vec<RunAttempt> = definition::attempts(&state, name)?
+        let stale: Vec<ExportAttempt> = attempts::of_owner(&state, name)?
             .into_iter()
-            .filter(|a| a.export_id != current.id || a.from_cursor < current.export_cursor)
+            .filter(|a| a.owner_id != current.id || a.from_cursor < current.export_cursor)
             .collect();
         (stale, current)
     };

@@ -1248,7 +1248,7 @@ impl ObjectStoreFactory for CloudObjectStoreFactory {
             }
         };
         Ok((
-            Arc::new(datafusion_export_tables::OffsetListing(store)),
+            Arc::new(datafusion_export_tables::ListingFilter::new(store)),
             path,
         ))
     }

@@ -34,6 +34,7 @@ use crate::command::{
     PropertyValue, StartOfUnit,
 };
 use crate::error::{ExportError, Result};
+use crate::export::attempts::{self, ExportAttempt};
 use crate::export::delta::DeltaTarget;
 use crate::export::options::{Compression, Distribution, ExportOptions, IncludeHeaders};
 use crate::export::partition::PartitionHashUdf;
@@ -389,11 +390,14 @@ impl TableFunctionImpl for ExternalTableFunction {
             [Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)), _)] => s.clone(),
             _ => return plan_err!("external_table() takes the external table's name as a string, e.g. external_table('X')"),
         };
-        let table: ExternalTable = {
+        let (table, uncommitted) = {
             let state = self.db.state();
             let stored: ExternalTable =
                 catalog_objects::get(&state, KIND, "external table", &name)?;
-            stored.unsealed(self.db.options().secret_keys.as_ref())?
+            (
+                stored.unsealed(self.db.options().secret_keys.as_ref())?,
+                attempts::writing_to(&state, &name),
+            )
         };
         match table.def.kind {
             ExternalTableKind::Delta => Ok(Arc::new(DeltaReadBack {
@@ -401,16 +405,24 @@ impl TableFunctionImpl for ExternalTableFunction {
                 storage_options: StorageOptions(self.db.options().storage_options.clone()),
             })),
             ExternalTableKind::Storage => {
-                storage_read_back(&table, args.session()).map_err(Into::into)
+                storage_read_back(&table, args.session(), uncommitted).map_err(Into::into)
             }
         }
     }
 }
 
+/// The files under a storage external table's URLs, as one table. Files of
+/// `uncommitted` attempts (in flight, or killed and not cleaned yet) are left out.
 fn storage_read_back(
     table: &ExternalTable,
     session: &dyn Session,
+    uncommitted: Vec<uuid::Uuid>,
 ) -> Result<Arc<dyn TableProvider>> {
+    let hidden: Option<datafusion_export_tables::Hidden> = (!uncommitted.is_empty()).then(|| {
+        Arc::new(move |path: &object_store::path::Path| {
+            uncommitted.iter().any(|a| ExportAttempt::wrote(*a, path))
+        }) as datafusion_export_tables::Hidden
+    });
     let options = table.export_options(&[])?;
     let format = table.data_format();
     if matches!(format, DataFormat::Csv | DataFormat::Tsv)
@@ -457,9 +469,14 @@ fn storage_read_back(
         };
         let base = url::Url::parse(&format!("dfexport-ext://t{key:016x}"))
             .map_err(|e| ExportError::Invalid(e.to_string()))?;
-        session
-            .runtime_env()
-            .register_object_store(&base, Arc::clone(&target.store));
+        let store: Arc<dyn object_store::ObjectStore> = match &hidden {
+            Some(hidden) => Arc::new(datafusion_export_tables::ListingFilter::hiding(
+                Arc::clone(&target.store),
+                Arc::clone(hidden),
+            )),
+            None => Arc::clone(&target.store),
+        };
+        session.runtime_env().register_object_store(&base, store);
         // DataFusion caches listings by (table, path); each URL gets its own key, and
         // the entry is dropped so every read sees the artifacts exported since.
         let table_ref =

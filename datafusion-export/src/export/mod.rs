@@ -1,5 +1,6 @@
 //! `.export`: the physical export sink, artifact writers per format, partitioned
 //! paths, external tables and the Delta target.
+pub mod attempts;
 pub mod delta;
 pub mod external_table;
 pub mod operations;
