@@ -240,14 +240,7 @@ pub async fn export_to_table(
     let format = table.data_format();
     match table.def.kind {
         ExternalTableKind::Storage => {
-            let runtime = task.runtime_env();
-            let storage_options = StorageOptions::of(task.session_config());
-            let targets = table
-                .def
-                .urls
-                .iter()
-                .map(|u| resolve_target(u, Some(&runtime), &storage_options))
-                .collect::<Result<Vec<_>>>()?;
+            let targets = storage_targets(table, &task)?;
             let partitioning = if table.def.partitions.is_empty() {
                 None
             } else {
@@ -643,6 +636,22 @@ fn operations_table(ops: &[crate::export::operations::Operation]) -> Result<Reco
         .build()
 }
 
+/// The storage targets of a storage external table's URLs, opened as `task`'s session
+/// opens URLs (its registered stores, its storage options).
+fn storage_targets(
+    table: &ExternalTable,
+    task: &datafusion::execution::TaskContext,
+) -> Result<Vec<StorageTarget>> {
+    let runtime = task.runtime_env();
+    let storage_options = StorageOptions::of(task.session_config());
+    table
+        .def
+        .urls
+        .iter()
+        .map(|u| resolve_target(u, Some(&runtime), &storage_options))
+        .collect()
+}
+
 /// Deletes `artifacts` of a storage external table: the files of a continuous-export run
 /// whose commit was refused (stale), which nothing will ever report.
 pub async fn delete_artifacts(
@@ -650,14 +659,7 @@ pub async fn delete_artifacts(
     artifacts: &[Artifact],
     task: &datafusion::execution::TaskContext,
 ) -> Result<()> {
-    let runtime = task.runtime_env();
-    let storage_options = StorageOptions::of(task.session_config());
-    let targets = table
-        .def
-        .urls
-        .iter()
-        .map(|u| resolve_target(u, Some(&runtime), &storage_options))
-        .collect::<Result<Vec<_>>>()?;
+    let targets = storage_targets(table, task)?;
     for artifact in artifacts {
         if let Some(target) = targets.get(artifact.target) {
             let path = object_store::path::Path::parse(&artifact.relative_path)
@@ -679,11 +681,8 @@ pub async fn delete_attempt_files(
     task: &datafusion::execution::TaskContext,
 ) -> Result<usize> {
     use futures::TryStreamExt;
-    let runtime = task.runtime_env();
-    let storage_options = StorageOptions::of(task.session_config());
     let mut deleted = 0;
-    for url in &table.def.urls {
-        let target = resolve_target(url, Some(&runtime), &storage_options)?;
+    for target in storage_targets(table, task)? {
         let files: Vec<object_store::path::Path> = target
             .store
             .list(None)
