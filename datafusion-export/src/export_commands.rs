@@ -672,12 +672,12 @@ pub async fn delete_artifacts(
     Ok(())
 }
 
-/// Deletes every file under a storage external table's URLs whose name carries
-/// `attempt` (see [`crate::export::path_format::artifact_name`]): what an attempt that can
+/// Deletes every file under a storage external table's URLs whose name carries one of
+/// `attempts` (see [`crate::export::path_format::artifact_name`]): what an attempt that can
 /// never commit left behind.
 pub async fn delete_attempt_files(
     table: &ExternalTable,
-    attempt: Uuid,
+    attempts: &[Uuid],
     task: &datafusion::execution::TaskContext,
 ) -> Result<usize> {
     use futures::TryStreamExt;
@@ -687,7 +687,10 @@ pub async fn delete_attempt_files(
             .store
             .list(None)
             .map_ok(|meta| meta.location)
-            .try_filter(|path| futures::future::ready(ExportAttempt::wrote(attempt, path)))
+            .try_filter(|path| {
+                let theirs = attempts.iter().any(|a| ExportAttempt::wrote(*a, path));
+                futures::future::ready(theirs)
+            })
             .try_collect()
             .await
             .map_err(TablesError::from)?;

@@ -425,13 +425,21 @@ async fn clean_stale_attempts(engine: &Engine, name: &str) -> Result<()> {
         return Ok(());
     }
     let task = engine.context().task_ctx();
+    // One listing per table, whatever the number of attempts.
+    let mut by_table: HashMap<&str, Vec<Uuid>> = HashMap::new();
     for attempt in &stale {
-        let table = match external_table::load(db, &attempt.external_table).await {
+        by_table
+            .entry(attempt.external_table.as_str())
+            .or_default()
+            .push(attempt.attempt);
+    }
+    for (name, attempts) in by_table {
+        let table = match external_table::load(db, name).await {
             Ok(table) => table,
             // The table is gone: there is no folder to clean.
             Err(_) => continue,
         };
-        delete_attempt_files(&table, attempt.attempt, &task).await?;
+        delete_attempt_files(&table, &attempts, &task).await?;
     }
     let ids: Vec<Uuid> = stale.iter().map(|a| a.attempt).collect();
     forget_attempts(db, &current.name, &ids).await;
