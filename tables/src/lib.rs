@@ -42,6 +42,6 @@ pub use listing::{Hidden, ListingFilter};
 pub use log::state::{DatabaseState, Extent, TableState};
 pub use provider::IngestionTable;
 pub use redact::{scrub_secrets, REDACTED};
-pub use root::{cloud_store, open_root, StorageOptions};
+pub use root::{cloud_store, is_storage_option, open_root, StorageOptions};
 pub use scan_exec::{ExtentScanExec, ScanScope};
 pub use secrets::{SecretError, SecretKey, SecretKeys, SECRET_KEY_ENV};

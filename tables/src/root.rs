@@ -77,6 +77,18 @@ pub fn open_root(
     }
 }
 
+/// Whether `key` names an option of some cloud's `object_store` builder (any case).
+pub fn is_storage_option(key: &str) -> bool {
+    use object_store::aws::AmazonS3ConfigKey;
+    use object_store::azure::AzureConfigKey;
+    use object_store::gcp::GoogleConfigKey;
+    let key = key.to_ascii_lowercase();
+    key.parse::<AmazonS3ConfigKey>().is_ok()
+        || key.parse::<AzureConfigKey>().is_ok()
+        || key.parse::<GoogleConfigKey>().is_ok()
+        || key.parse::<object_store::ClientConfigKey>().is_ok()
+}
+
 /// The object store of a cloud URL (`s3://`, `az://`, `abfss://`, `gs://`, Azure/S3
 /// `https://`, plain `http(s)://`) and the path inside it.
 ///
@@ -96,11 +108,7 @@ pub fn cloud_store(
 
     for (key, _) in options {
         let key = key.to_ascii_lowercase();
-        let known = key.parse::<AmazonS3ConfigKey>().is_ok()
-            || key.parse::<AzureConfigKey>().is_ok()
-            || key.parse::<GoogleConfigKey>().is_ok()
-            || key.parse::<object_store::ClientConfigKey>().is_ok();
-        if !known {
+        if !is_storage_option(&key) {
             return Err(object_store::Error::Generic {
                 store: "storage options",
                 source: format!(

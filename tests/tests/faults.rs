@@ -178,6 +178,16 @@ async fn ids_in(w: &World, paths: &[String], csv: bool) -> Vec<i64> {
     ids_in_files(&reader, paths, csv).await
 }
 
+/// The paths E reported, and their records in all.
+async fn exported_artifacts(e: &Engine) -> (Vec<String>, i64) {
+    let artifacts = e
+        .execute_collect(".show continuous-export E exported-artifacts")
+        .await
+        .unwrap();
+    let records = i64_column(&artifacts, "NumRecords").iter().sum();
+    (string_column(&artifacts, "Path"), records)
+}
+
 /// What must hold after the operation succeeded.
 async fn check(w: &World, op: Operation, reported: &[String], case: &str) {
     let e = &w.engine;
@@ -228,14 +238,7 @@ async fn check(w: &World, op: Operation, reported: &[String], case: &str) {
             );
             got.sort();
             assert_eq!(got, expected, "{case}: the Delta table");
-            let records: i64 = i64_column(
-                &e.execute_collect(".show continuous-export E exported-artifacts")
-                    .await
-                    .unwrap(),
-                "NumRecords",
-            )
-            .iter()
-            .sum();
+            let (_, records) = exported_artifacts(e).await;
             assert_eq!(records, ROWS, "{case}: the reported artifacts");
             for path in reported {
                 let relative = path.strip_prefix("s3://faulty/").unwrap();
@@ -259,20 +262,7 @@ async fn check(w: &World, op: Operation, reported: &[String], case: &str) {
             .await
             .unwrap();
         exec(e, ".run continuous-export E").await;
-        let reported = string_column(
-            &e.execute_collect(".show continuous-export E exported-artifacts")
-                .await
-                .unwrap(),
-            "Path",
-        );
-        let records: i64 = i64_column(
-            &e.execute_collect(".show continuous-export E exported-artifacts")
-                .await
-                .unwrap(),
-            "NumRecords",
-        )
-        .iter()
-        .sum();
+        let (reported, records) = exported_artifacts(e).await;
         assert_eq!(records, ROWS + 5, "{case}: the next run");
         if op == Operation::ContinuousStorage {
             assert_eq!(

@@ -91,15 +91,14 @@ async fn a_killed_run_leaves_nothing_after_the_next_run() {
     bucket.set_put_hook(None);
     let left = files(&bucket).await;
     assert!(!left.is_empty(), "the killed run left a finished artifact");
-    assert_eq!(
+    let attempts_on_record = || {
         engine
             .database()
             .state()
             .objects_of("export_attempt")
-            .count(),
-        1,
-        "the killed attempt is on record"
-    );
+            .count()
+    };
+    assert_eq!(attempts_on_record(), 1, "the killed attempt is on record");
 
     // Until then, reading the table back leaves the uncommitted files out.
     let read_back = || async {
@@ -138,15 +137,7 @@ async fn a_killed_run_leaves_nothing_after_the_next_run() {
         committed,
         "only committed artifacts remain"
     );
-    assert_eq!(
-        engine
-            .database()
-            .state()
-            .objects_of("export_attempt")
-            .count(),
-        0,
-        "no attempt is left on record"
-    );
+    assert_eq!(attempts_on_record(), 0, "no attempt is left on record");
     // An independent reader of the whole folder sees every row once.
     let out = python(&format!(
         "import pyarrow.dataset as ds\n\

@@ -170,6 +170,21 @@ fn spawn_run(
     tokio::spawn(async move { engine.execute_collect(".run continuous-export E").await })
 }
 
+/// Rows 0..10 ingested, and A's run of them waiting at its first data file: it goes on
+/// when the sender fires.
+async fn a_run_paused_at_its_first_file(
+    two: &Two,
+) -> (
+    tokio::task::JoinHandle<datafusion_export::Result<Vec<RecordBatch>>>,
+    oneshot::Sender<()>,
+) {
+    ingest(&two.a, 0..10).await;
+    let (reached, release) = barrier_at_next_data_file(&two.bucket);
+    let runner = spawn_run(&two.a);
+    reached.await.unwrap();
+    (runner, release)
+}
+
 /// The loser of a race between runners says so.
 fn assert_lost_race(err: &str, target: Target) {
     assert!(
@@ -191,10 +206,7 @@ async fn assert_exported(two: &Two, target: Target, ids: std::ops::Range<i64>) {
 /// commits first (the smaller end cursor): the other is refused.
 async fn race(target: Target, a_first: bool) {
     let two = two(target).await;
-    ingest(&two.a, 0..10).await;
-    let (a_reached, a_release) = barrier_at_next_data_file(&two.bucket);
-    let runner_a = spawn_run(&two.a);
-    a_reached.await.unwrap();
+    let (runner_a, a_release) = a_run_paused_at_its_first_file(&two).await;
     ingest(&two.b, 10..20).await;
     let err = if a_first {
         let (b_reached, b_release) = barrier_at_next_data_file(&two.bucket);
@@ -248,10 +260,7 @@ async fn serve_and_a_cron_run_overlap_and_export_once() {
 async fn drop_and_recreate_while_a_run_is_in_flight_refuses_the_stale_run() {
     for target in [Target::Storage, Target::Delta] {
         let two = two(target).await;
-        ingest(&two.a, 0..10).await;
-        let (reached, release) = barrier_at_next_data_file(&two.bucket);
-        let runner_a = spawn_run(&two.a);
-        reached.await.unwrap();
+        let (runner_a, release) = a_run_paused_at_its_first_file(&two).await;
         exec(&two.b, ".drop continuous-export E").await;
         exec(
             &two.b,
@@ -278,10 +287,7 @@ async fn drop_and_recreate_while_a_run_is_in_flight_refuses_the_stale_run() {
 async fn altering_the_query_while_a_run_is_in_flight_refuses_the_stale_run() {
     for target in [Target::Storage, Target::Delta] {
         let two = two(target).await;
-        ingest(&two.a, 0..10).await;
-        let (reached, release) = barrier_at_next_data_file(&two.bucket);
-        let runner_a = spawn_run(&two.a);
-        reached.await.unwrap();
+        let (runner_a, release) = a_run_paused_at_its_first_file(&two).await;
         exec(
             &two.b,
             ".create-or-alter continuous-export E to table X <| SELECT id, s FROM T WHERE id >= 0",

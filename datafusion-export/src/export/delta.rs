@@ -1201,56 +1201,27 @@ impl ObjectStoreFactory for CloudObjectStoreFactory {
         url: &Url,
         config: &StorageConfig,
     ) -> DeltaResult<(ObjectStoreRef, Path)> {
-        let (scheme, path) = ObjectStoreScheme::parse(url)
+        let (scheme, _) = ObjectStoreScheme::parse(url)
             .map_err(|e| DeltaTableError::InvalidTableLocation(scrub_secrets(&e.to_string())))?;
-        let options = config.raw.iter();
-        let store: ObjectStoreRef = match scheme {
-            ObjectStoreScheme::AmazonS3 => Arc::new(
-                options
-                    .fold(
-                        object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()),
-                        |builder, (key, value)| match key.to_ascii_lowercase().parse() {
-                            Ok(key) => builder.with_config(key, value),
-                            Err(_) => builder,
-                        },
-                    )
-                    .build()?,
-            ),
-            ObjectStoreScheme::GoogleCloudStorage => Arc::new(
-                options
-                    .fold(
-                        object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                            .with_url(url.as_str()),
-                        |builder, (key, value)| match key.to_ascii_lowercase().parse() {
-                            Ok(key) => builder.with_config(key, value),
-                            Err(_) => builder,
-                        },
-                    )
-                    .build()?,
-            ),
-            ObjectStoreScheme::MicrosoftAzure => Arc::new(
-                options
-                    .fold(
-                        object_store::azure::MicrosoftAzureBuilder::from_env()
-                            .with_url(url.as_str()),
-                        |builder, (key, value)| match key.to_ascii_lowercase().parse() {
-                            Ok(key) => builder.with_config(key, value),
-                            Err(_) => builder,
-                        },
-                    )
-                    .build()?,
-            ),
-            _ => {
-                return Err(DeltaTableError::InvalidTableLocation(format!(
-                    "no object store for {}",
-                    scrub_secrets(url.as_str())
-                )))
-            }
-        };
-        Ok((
-            Arc::new(datafusion_export_tables::ListingFilter::new(store)),
-            path,
-        ))
+        if !matches!(
+            scheme,
+            ObjectStoreScheme::AmazonS3
+                | ObjectStoreScheme::GoogleCloudStorage
+                | ObjectStoreScheme::MicrosoftAzure
+        ) {
+            return Err(DeltaTableError::InvalidTableLocation(format!(
+                "no object store for {}",
+                scrub_secrets(url.as_str())
+            )));
+        }
+        // Built as every other URL of the session is; deltalake's own keys are left out.
+        let options: Vec<(String, String)> = config
+            .raw
+            .iter()
+            .filter(|(key, _)| datafusion_export_tables::is_storage_option(key))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        Ok(datafusion_export_tables::cloud_store(url, &options)?)
     }
 }
 
