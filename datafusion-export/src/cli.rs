@@ -73,7 +73,38 @@ pub enum Service {
         /// Exports running at once, at most.
         #[arg(long, default_value_t = 4)]
         max_concurrent_exports: usize,
+        /// How often to run `.clean database` (at start, then at this interval), or
+        /// `off`.
+        #[arg(long, default_value = "1d", value_parser = parse_clean_interval)]
+        clean_interval: Option<std::time::Duration>,
+        /// The clean's window: only what is older goes (at least 1h).
+        #[arg(long, default_value = "7d", value_parser = parse_clean_window)]
+        clean_older_than: std::time::Duration,
     },
+}
+
+fn parse_clean_interval(text: &str) -> Result<Option<std::time::Duration>, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    match crate::command::try_parse_timespan(text) {
+        Ok(d) if d >= std::time::Duration::from_secs(60) => Ok(Some(d)),
+        Ok(_) => Err(format!("{text} is too short: clean at most once a minute")),
+        Err(_) => Err(format!(
+            "'{text}' is not a timespan such as 1d or 12h, or 'off'"
+        )),
+    }
+}
+
+fn parse_clean_window(text: &str) -> Result<std::time::Duration, String> {
+    match crate::command::try_parse_timespan(text) {
+        Ok(d) if d >= datafusion_export_tables::MIN_VACUUM_WINDOW => Ok(d),
+        Ok(_) => Err(format!(
+            "{text} is too short: the window is at least 1h, or files of work still running \
+             could be deleted"
+        )),
+        Err(_) => Err(format!("'{text}' is not a timespan such as 7d or 12h")),
+    }
 }
 
 /// One `--storage-option KEY=VALUE`; its value is never shown.
@@ -175,11 +206,45 @@ async fn shutdown_signal() {
     }
 }
 
+/// How `serve` cleans the database.
+#[derive(Debug, Clone, Copy)]
+struct CleanSchedule {
+    interval: Option<std::time::Duration>,
+    older_than: std::time::Duration,
+}
+
+/// Runs `.clean database` now and then every `interval`, logging what it deleted,
+/// until aborted (a clean cut short is safe: the next one finishes it).
+fn spawn_cleaner(
+    database: datafusion_export_tables::Database,
+    schedule: CleanSchedule,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let interval = schedule.interval?;
+    Some(tokio::spawn(async move {
+        loop {
+            match crate::maintenance::clean(&database, schedule.older_than).await {
+                Ok(report) => tracing::info!(
+                    objects = report.deleted.len(),
+                    bytes = report.bytes(),
+                    "database cleaned: {}",
+                    crate::maintenance::summary(&report)
+                ),
+                Err(e) => tracing::warn!(
+                    error = %crate::command::scrub_secrets(&e.to_string()),
+                    "database clean failed; trying again at the next interval"
+                ),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }))
+}
+
 async fn serve(
     db: &str,
     options: datafusion_export_tables::DatabaseOptions,
     poll: std::time::Duration,
     max_concurrent_exports: usize,
+    clean: CleanSchedule,
     out: &mut dyn Write,
 ) -> Result<(), String> {
     let database = datafusion_export_tables::Database::open_with(db, options)
@@ -189,7 +254,7 @@ async fn serve(
         max_concurrent_exports,
         ..Default::default()
     };
-    let engine = Engine::with_settings(database, settings);
+    let engine = Engine::with_settings(database.clone(), settings);
     let scheduler = crate::continuous::scheduler::Scheduler::new(engine);
     let _ = tracing_subscriber::fmt()
         .with_writer(|| ScrubbingStderr)
@@ -207,9 +272,11 @@ async fn serve(
         db,
         poll_ms = poll.as_millis() as u64,
         max_concurrent_exports,
+        clean_interval_s = clean.interval.map(|d| d.as_secs()),
         "scheduler started"
     );
-    scheduler
+    let cleaner = spawn_cleaner(database.clone(), clean);
+    let ran = scheduler
         .run_until(poll, shutdown_signal(), |name, outcome, elapsed| match outcome {
             Ok(o) => match o.run {
                 Some(run) => tracing::info!(
@@ -229,7 +296,12 @@ async fn serve(
             tracing::error!(error = %crate::command::scrub_secrets(&e.to_string()), retry_in_ms = retry_in.as_millis() as u64, "scheduler tick failed; retrying")
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string());
+    if let Some(cleaner) = cleaner {
+        cleaner.abort();
+    }
+    database.flush().await;
+    ran?;
     tracing::info!("scheduler stopped");
     let _ = writeln!(out, "dfexport: scheduler stopped");
     Ok(())
@@ -281,14 +353,21 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
     if let Some(Service::Serve {
         poll_interval,
         max_concurrent_exports,
+        clean_interval,
+        clean_older_than,
     }) = args.service
     {
         let options = args.database_options()?;
+        let clean = CleanSchedule {
+            interval: clean_interval,
+            older_than: clean_older_than,
+        };
         return serve(
             &args.db,
             options,
             poll_interval,
             max_concurrent_exports,
+            clean,
             out,
         )
         .await;
@@ -306,7 +385,9 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
         statements.extend(split_statements(&text).map_err(|e| format!("{}: {e}", path.display()))?);
     } else if args.commands.is_empty() {
         if std::io::stdin().is_terminal() {
-            return interactive(&engine, args.format, out).await;
+            let ran = interactive(&engine, args.format, out).await;
+            engine.database().flush().await;
+            return ran;
         }
         let mut text = String::new();
         std::io::stdin()
@@ -325,6 +406,8 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
     // `.export async` printed its operation id; the process stays until the
     // operation ends, or its task would be cancelled half-way.
     let waited = wait_for_operations(&engine).await;
+    // A checkpoint started by the last commits is written before the process goes.
+    engine.database().flush().await;
     ran.and(waited)
 }
 

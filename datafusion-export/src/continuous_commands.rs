@@ -11,9 +11,9 @@ use datafusion_export_tables::log::action::Action;
 use datafusion_export_tables::{IngestionTable, TablesError};
 use uuid::Uuid;
 
-use crate::command::{Command, Property};
+use crate::command::{Command, Property, Since};
 use crate::continuous::definition::{
-    self, put_action, ContinuousExport, ContinuousProperties, RUN_KIND,
+    self, put_action, ContinuousExport, ContinuousProperties, RunPage, RUN_KIND,
 };
 use crate::continuous::run::run_once;
 use crate::engine::Engine;
@@ -40,7 +40,9 @@ pub async fn execute(engine: &Engine, command: Command) -> Result<RecordBatch> {
             let export = definition::load(engine.database(), &name).await?;
             describe(engine, &[export])
         }
-        Command::ShowExportedArtifacts { name } => exported_artifacts(engine, &name).await,
+        Command::ShowExportedArtifacts { name, since, take } => {
+            exported_artifacts(engine, &name, since, take).await
+        }
         Command::ShowContinuousExportFailures { name } => failures(engine, &name).await,
         Command::EnableContinuousExport { name } => set_disabled(engine, &name, false).await,
         Command::DisableContinuousExport { name } => set_disabled(engine, &name, true).await,
@@ -280,17 +282,56 @@ fn describe(engine: &Engine, exports: &[ContinuousExport]) -> Result<RecordBatch
         .build()
 }
 
-async fn exported_artifacts(engine: &Engine, name: &str) -> Result<RecordBatch> {
+/// The artifacts of committed runs, oldest first: those of runs committed `since`,
+/// and of those the newest `take`. Runs are read newest first, a page at a time, so
+/// a short page of a long history reads only what it shows.
+async fn exported_artifacts(
+    engine: &Engine,
+    name: &str,
+    since: Option<Since>,
+    take: Option<u64>,
+) -> Result<RecordBatch> {
     let db = engine.database();
     let export = definition::load(db, name).await?;
-    let runs = definition::runs(&db.state(), name)?;
-    let rows: Vec<(
+    let since = match since {
+        None => None,
+        Some(Since::At(t)) => Some(t),
+        Some(Since::Ago(d)) => {
+            let now = db.options().clock.now();
+            Some(
+                chrono::Duration::from_std(d)
+                    .ok()
+                    .and_then(|d| now.checked_sub_signed(d))
+                    .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC),
+            )
+        }
+    };
+    let runs = match take {
+        None => definition::runs(db, &export, RunPage { since, newest: None }).await?,
+        Some(take) => {
+            // Runs hold any number of artifacts: widen the page until it holds
+            // `take` of them or the whole history.
+            let mut newest = take.clamp(1, 1024);
+            loop {
+                let runs = definition::runs(db, &export, RunPage { since, newest: Some(newest) }).await?;
+                let artifacts: u64 = runs.iter().map(|r| r.artifacts.len() as u64).sum();
+                if artifacts >= take || (runs.len() as u64) < newest {
+                    break runs;
+                }
+                newest = newest.saturating_mul(4);
+            }
+        }
+    };
+    let mut rows: Vec<(
         chrono::DateTime<Utc>,
         &crate::continuous::definition::RunArtifact,
     )> = runs
         .iter()
         .flat_map(|r| r.artifacts.iter().map(move |a| (r.timestamp, a)))
         .collect();
+    if let Some(take) = take {
+        rows.drain(..rows.len().saturating_sub(usize::try_from(take).unwrap_or(usize::MAX)));
+    }
     ResultBuilder::new()
         .times("Timestamp", rows.iter().map(|(t, _)| Some(*t)))
         .strings(
@@ -357,10 +398,15 @@ async fn drop(engine: &Engine, name: &str, if_exists: bool) -> Result<RecordBatc
     }
     db.commit(|state| {
         let prefix = format!("{name}/");
-        let mut actions = vec![Action::DropObject {
-            kind: definition::KIND.into(),
-            name: name.to_string(),
-        }];
+        let export = definition::from_state(state, name)
+            .map_err(|e| TablesError::Conflict(e.to_string()))?;
+        let mut actions = vec![
+            Action::DropObject {
+                kind: definition::KIND.into(),
+                name: name.to_string(),
+            },
+            definition::drop_runs_action(&export),
+        ];
         actions.extend(
             state
                 .objects_of(RUN_KIND)

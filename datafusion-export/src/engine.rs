@@ -211,6 +211,12 @@ impl Engine {
                     )
                     .build()?
             }
+            Command::CleanDatabase { older_than } => {
+                let window = older_than.unwrap_or(datafusion_export_tables::DEFAULT_VACUUM_WINDOW);
+                let report = crate::maintenance::clean(&self.db, window).await?;
+                log::info!("clean database: {}", crate::maintenance::summary(&report));
+                crate::maintenance::report_batch(&report)?
+            }
             Command::ShowExternalTables => export_commands::show_external_tables(self).await?,
             Command::ShowExternalTable { name } => {
                 export_commands::show_external_table(self, &name).await?

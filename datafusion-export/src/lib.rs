@@ -21,6 +21,7 @@ pub mod export;
 pub mod export_commands;
 pub mod ingest_commands;
 pub mod kusto_types;
+pub mod maintenance;
 pub mod output;
 pub mod results;
 pub mod table_commands;

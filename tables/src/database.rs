@@ -1,6 +1,7 @@
 //! The database: one root URL, one commit log, many ingestion-tracked tables.
 
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::RecordBatch;
@@ -16,7 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Result, TablesError};
 use crate::extent_writer::ExtentWriter;
 use crate::log::action::{Action, Commit, ExtentFile};
-use crate::log::state::{DatabaseState, Extent, TableState};
+use crate::log::state::{DatabaseState, Extent, StreamHead, TableState};
 use crate::log::store::{CommitLog, PutOutcome};
 use crate::root::open_root;
 
@@ -122,20 +123,38 @@ const MAX_COMMIT_ATTEMPTS: usize = 10_000;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Database {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    root: String,
-    store: Arc<dyn ObjectStore>,
+pub(crate) struct Inner {
+    pub(crate) root: String,
+    pub(crate) store: Arc<dyn ObjectStore>,
     store_url: ObjectStoreUrl,
-    log: CommitLog,
-    state: RwLock<DatabaseState>,
+    pub(crate) log: CommitLog,
+    /// Copy-on-write, so that a checkpoint serialises a snapshot while commits go on.
+    state: RwLock<Arc<DatabaseState>>,
     refresh_lock: tokio::sync::Mutex<()>,
     commit_lock: tokio::sync::Mutex<()>,
-    options: DatabaseOptions,
+    /// When this handle last caught up with the log (see [`RELOAD_AFTER`]).
+    last_refresh: Mutex<Option<Instant>>,
+    checkpoints: Mutex<Checkpoints>,
+    pub(crate) options: DatabaseOptions,
 }
+
+/// Checkpoints written by this handle, in the background.
+#[derive(Debug, Default)]
+struct Checkpoints {
+    /// The newest version checkpointed (or loaded from a checkpoint).
+    last: u64,
+    /// The write in progress.
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A handle that has not caught up with the log for this long checks for a newer
+/// checkpoint first: the vacuum may have deleted the commits that follow its state
+/// (it only deletes commits older than its window, at least [`crate::MIN_VACUUM_WINDOW`]).
+const RELOAD_AFTER: Duration = Duration::from_secs(30 * 60);
 
 impl Database {
     /// Opens (creating if needed) the database under `root`: a local folder or an
@@ -181,6 +200,7 @@ impl Database {
             .await
             .map_err(unreachable)?
             .unwrap_or_default();
+        let checkpointed = state.version;
         let store_url =
             ObjectStoreUrl::parse(format!("dfexport://db-{}", Uuid::new_v4().simple()))?;
         let db = Database {
@@ -189,9 +209,14 @@ impl Database {
                 store,
                 store_url,
                 log,
-                state: RwLock::new(state),
+                state: RwLock::new(Arc::new(state)),
                 refresh_lock: tokio::sync::Mutex::new(()),
                 commit_lock: tokio::sync::Mutex::new(()),
+                last_refresh: Mutex::new(Some(Instant::now())),
+                checkpoints: Mutex::new(Checkpoints {
+                    last: checkpointed,
+                    task: None,
+                }),
                 options,
             }),
         };
@@ -224,30 +249,61 @@ impl Database {
         self.read_state().cursor()
     }
 
-    /// Reads the state as of the last refresh (no I/O). Do not hold it across awaits.
-    pub fn state(&self) -> RwLockReadGuard<'_, DatabaseState> {
+    /// A snapshot of the state as of the last refresh (no I/O).
+    pub fn state(&self) -> Arc<DatabaseState> {
         self.read_state()
     }
 
-    fn read_state(&self) -> RwLockReadGuard<'_, DatabaseState> {
-        self.inner.state.read().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn read_state(&self) -> Arc<DatabaseState> {
+        Arc::clone(&self.inner.state.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Catches up with commits made by other handles; returns the newest cursor.
     pub async fn refresh(&self) -> Result<Cursor> {
         let _guard = self.inner.refresh_lock.lock().await;
+        let idle = self
+            .inner
+            .last_refresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|t| t.elapsed() > RELOAD_AFTER);
+        if idle {
+            self.reload_if_behind_checkpoint().await?;
+        }
         let mut next = self.read_state().version + 1;
         while let Some(commit) = self.inner.log.read_commit(next).await? {
             self.apply_if_next(&commit)?;
             next += 1;
         }
+        *self
+            .inner
+            .last_refresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         Ok(self.current_cursor())
+    }
+
+    /// Replaces the state with the newest checkpoint's when that is newer: the
+    /// commits between may have been vacuumed, and a handle that read "no commit
+    /// follows" from a deleted one would commit over history.
+    async fn reload_if_behind_checkpoint(&self) -> Result<()> {
+        let version = self.read_state().version;
+        if self.inner.log.read_checkpoint_version().await? <= Some(version + 1) {
+            return Ok(());
+        }
+        if let Some(newer) = self.inner.log.read_latest_checkpoint().await? {
+            let mut state = self.inner.state.write().unwrap_or_else(|p| p.into_inner());
+            if newer.version > state.version {
+                *state = Arc::new(newer);
+            }
+        }
+        Ok(())
     }
 
     fn apply_if_next(&self, commit: &Commit) -> Result<()> {
         let mut state = self.inner.state.write().unwrap_or_else(|p| p.into_inner());
         if commit.version == state.version + 1 {
-            state.apply(commit)?;
+            Arc::make_mut(&mut state).apply(commit)?;
         }
         Ok(())
     }
@@ -263,22 +319,39 @@ impl Database {
         let _guard = self.inner.commit_lock.lock().await;
         for _ in 0..MAX_COMMIT_ATTEMPTS {
             self.refresh().await?;
-            let commit = {
+            let (commit, heads) = {
                 let state = self.read_state();
                 let actions = build(&state)?;
                 state.validate(&actions)?;
                 let now = self.inner.options.clock.now();
-                Commit {
+                let heads: Vec<(String, StreamHead)> = actions
+                    .iter()
+                    .filter_map(|a| match a {
+                        Action::AppendRecord { stream, .. } => {
+                            state.stream(stream).map(|h| (stream.clone(), h))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let commit = Commit {
                     version: state.version + 1,
                     id: Uuid::new_v4(),
                     ingestion_time: state.last_ingestion_time.map_or(now, |last| last.max(now)),
                     actions,
-                }
+                };
+                (commit, heads)
             };
+            // A stream's records are written after their commit; the one before
+            // this append may have been lost to a crash. Keeping "every record but
+            // the head is stored" makes reads need no log.
+            for (stream, head) in &heads {
+                self.ensure_record(stream, *head).await?;
+            }
             match self.inner.log.put_commit(&commit).await? {
                 PutOutcome::Committed => {
                     self.apply_if_next(&commit)?;
-                    self.maybe_checkpoint(commit.version).await;
+                    self.write_records(&commit).await;
+                    self.maybe_checkpoint();
                     return Ok(CommitInfo {
                         cursor: Cursor::new(commit.version),
                         ingestion_time: commit.ingestion_time,
@@ -290,27 +363,52 @@ impl Database {
         Err(TablesError::Contention(MAX_COMMIT_ATTEMPTS))
     }
 
-    async fn maybe_checkpoint(&self, version: u64) {
+    /// Starts writing a checkpoint in the background when `checkpoint_interval`
+    /// commits have passed since the last one: the commit that triggers it does not
+    /// wait, and commits go on while it is serialised (the state is copy-on-write).
+    fn maybe_checkpoint(&self) {
         let interval = self.inner.options.checkpoint_interval.max(1);
-        if !version.is_multiple_of(interval) {
+        let mut checkpoints = self
+            .inner
+            .checkpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if checkpoints.task.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
         }
-        let body = {
-            let state = self.read_state();
-            if state.version != version {
-                return;
+        let snapshot = self.read_state();
+        if snapshot.version < checkpoints.last.saturating_add(interval) {
+            return;
+        }
+        checkpoints.last = snapshot.version;
+        let log = self.inner.log.clone();
+        checkpoints.task = Some(tokio::spawn(async move {
+            let version = snapshot.version;
+            let body = tokio::task::spawn_blocking(move || serde_json::to_vec(&*snapshot)).await;
+            let written = match body {
+                Ok(Ok(body)) => log.write_checkpoint(body.into(), version).await,
+                Ok(Err(e)) => Err(e.into()),
+                Err(e) => Err(TablesError::Internal(format!("checkpoint task: {e}"))),
+            };
+            // A missing checkpoint only makes opening slower; the commit stands.
+            if let Err(e) = written {
+                log::warn!("checkpoint {version} not written: {e}");
             }
-            match serde_json::to_vec(&*state) {
-                Ok(body) => body,
-                Err(e) => {
-                    log::warn!("checkpoint {version} not written: {e}");
-                    return;
-                }
-            }
-        };
-        // A missing checkpoint only makes opening slower; the commit stands.
-        if let Err(e) = self.inner.log.write_checkpoint(body.into(), version).await {
-            log::warn!("checkpoint {version} not written: {e}");
+        }));
+    }
+
+    /// Waits for the checkpoint being written in the background, if any. Call it
+    /// before a short-lived process exits, so that the next one opens fast.
+    pub async fn flush(&self) {
+        let task = self
+            .inner
+            .checkpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .task
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
         }
     }
 

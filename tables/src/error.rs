@@ -69,6 +69,13 @@ pub enum TablesError {
     /// Too many writers raced for the same commit slot.
     #[error("could not commit after {0} attempts: too many concurrent writers")]
     Contention(usize),
+    /// A request that cannot be carried out as given (for example, a vacuum window
+    /// that is too short).
+    #[error("{0}")]
+    Invalid(String),
+    /// A failure inside this crate that is not the caller's (a task that panicked).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Object store failure.
     #[error("storage error: {0}")]
     Storage(#[from] object_store::Error),

@@ -24,11 +24,13 @@ mod insert_sink;
 mod listing;
 pub mod log;
 mod provider;
+mod records;
 mod redact;
 mod root;
 mod scan_exec;
 pub mod secrets;
 mod session;
+mod vacuum;
 
 pub use catalog::DatabaseSchema;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -39,9 +41,13 @@ pub use error::{Result, TablesError};
 pub use extent_writer::{conform_batch, convertible, extent_writer_properties, ExtentWriter};
 pub use insert_sink::IngestSink;
 pub use listing::{Hidden, ListingFilter};
-pub use log::state::{DatabaseState, Extent, TableState};
+pub use log::state::{DatabaseState, Extent, Removed, StreamHead, TableState};
 pub use provider::IngestionTable;
+pub use records::{record_path, Record, RECORDS_DIR};
 pub use redact::{scrub_secrets, REDACTED};
 pub use root::{cloud_store, is_storage_option, open_root, StorageOptions};
 pub use scan_exec::{ExtentScanExec, ScanScope};
 pub use secrets::{SecretError, SecretKey, SecretKeys, SECRET_KEY_ENV};
+pub use vacuum::{
+    Deleted, DeletedKind, VacuumReport, DEFAULT_VACUUM_WINDOW, MIN_VACUUM_WINDOW,
+};

@@ -165,6 +165,16 @@ pub fn cloud_store(
     Ok((Arc::new(ListingFilter::new(store)), path))
 }
 
+/// The local folder of a root as [`open_root`] shows it, when it is one.
+pub(crate) fn local_dir(shown: &str) -> Option<std::path::PathBuf> {
+    let path = match Url::parse(shown) {
+        Ok(url) if url.scheme() == "file" => url.to_file_path().ok()?,
+        Ok(url) if url.scheme().len() > 1 => return None,
+        _ => std::path::PathBuf::from(shown),
+    };
+    path.is_dir().then_some(path)
+}
+
 fn open_local(path: &std::path::Path) -> Result<(Arc<dyn ObjectStore>, String)> {
     let shown = path.display().to_string();
     let invalid = |reason: String| TablesError::InvalidRoot {

@@ -4,6 +4,16 @@
 use std::fmt;
 use std::time::Duration;
 
+/// A point in time as a command gives it: `since 1h` (an hour before now) or
+/// `since '2026-12-01T00:00:00Z'`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// That long before the command runs.
+    Ago(Duration),
+    /// That instant.
+    At(chrono::DateTime<chrono::Utc>),
+}
+
 /// A parsed unit of user text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -75,6 +85,11 @@ pub enum Command {
     /// `.alter database secret key`: re-encrypts the secrets of every external table
     /// under the first configured secret key (key rotation).
     AlterSecretKey,
+    /// `.clean database [older than <timespan>]`: the vacuum.
+    CleanDatabase {
+        /// The window: only what is older goes (default 7 days, at least 1 hour).
+        older_than: Option<Duration>,
+    },
     /// `.show external tables`
     ShowExternalTables,
     /// `.show external table T [schema | cslschema]`
@@ -112,10 +127,14 @@ pub enum Command {
         /// Continuous export name.
         name: String,
     },
-    /// `.show continuous-export Name exported-artifacts`
+    /// `.show continuous-export Name exported-artifacts [since S] [| take N]`
     ShowExportedArtifacts {
         /// Continuous export name.
         name: String,
+        /// Only artifacts of runs committed since then.
+        since: Option<Since>,
+        /// Only the newest this many artifacts.
+        take: Option<u64>,
     },
     /// `.show continuous-export Name failures`
     ShowContinuousExportFailures {

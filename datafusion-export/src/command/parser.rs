@@ -81,7 +81,7 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 use super::ast::{
     format_timespan, try_parse_timespan, BinStep, ColumnDef, Command, CreateMode, DataFormat,
     ExportCommand, ExportTarget, ExternalTableDef, ExternalTableKind, KustoType, PartitionDef,
-    PartitionExpr, PathFormatPart, Property, PropertyValue, SecretString, StartOfUnit,
+    PartitionExpr, PathFormatPart, Property, PropertyValue, SecretString, Since, StartOfUnit,
     TimespanError,
 };
 use super::error::ParseError;
@@ -97,7 +97,7 @@ pub const SUPPORTED_COMMANDS: &str = ".create table <name> (<col>:<type>, ...), 
 .create|.create-or-alter|.alter external table <name> [(<col>:<type>, ...)] kind=storage|delta \
 [partition by (...)] [pathformat=(...)] [dataformat=<format>] ('<url>', ...) [with (...)], \
 .drop external table <name> [ifexists], .show external tables, .show external table <name>, \
-.alter database secret key, \
+.alter database secret key, .clean database [older than <timespan>], \
 .show operations, .show operation <id> [details], \
 .create-or-alter continuous-export <name> [over (<table>, ...)] to table <name> [with (...)] <| <query>, \
 .show continuous-exports, .show continuous-export <name> [exported-artifacts|failures], \
@@ -199,6 +199,24 @@ fn is_string_like(token: &Token) -> bool {
             | Token::UnicodeStringLiteral(_)
             | Token::HexStringLiteral(_)
     )
+}
+
+/// An instant as users write it: RFC 3339 (`2026-12-01T10:00:00+01:00`), or a date
+/// and time without offset (`2026-12-01 10:00[:00[.123]]`, `T` or space), or a date,
+/// read as UTC.
+fn parse_utc(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(t.to_utc());
+    }
+    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    Some(naive.and_utc())
 }
 
 /// Shortens user text quoted in error messages.
@@ -402,6 +420,7 @@ impl<'a> Parser<'a> {
             "enable" => self.parse_continuous_export_action(".enable"),
             "disable" => self.parse_continuous_export_action(".disable"),
             "run" => self.parse_continuous_export_action(".run"),
+            "clean" => self.parse_clean(),
             _ => Err(self.error_at(
                 first.start,
                 format!(
@@ -727,7 +746,19 @@ impl<'a> Parser<'a> {
                 let (name, _) =
                     self.parse_name("a continuous export name after '.show continuous-export'")?;
                 let command = if self.accept_compound("exported-artifacts") {
-                    Command::ShowExportedArtifacts { name }
+                    let since = if self.peek_keyword("since") {
+                        self.advance();
+                        Some(self.parse_since()?)
+                    } else {
+                        None
+                    };
+                    let take = if self.peek_is(|t| matches!(t, Token::Pipe)) {
+                        self.advance();
+                        Some(self.parse_take()?)
+                    } else {
+                        None
+                    };
+                    Command::ShowExportedArtifacts { name, since, take }
                 } else if self.peek_keyword("failures") {
                     self.advance();
                     Command::ShowContinuousExportFailures { name }
@@ -739,10 +770,84 @@ impl<'a> Parser<'a> {
                 } else {
                     Command::ShowContinuousExport { name }
                 };
-                self.expect_end("'.show continuous-export <name> [exported-artifacts|failures]'")?;
+                self.expect_end(
+                    "'.show continuous-export <name> [exported-artifacts [since <time>] [| take \
+                     <n>] | failures]'",
+                )?;
                 Ok(command)
             }
             _ => Err(self.unexpected(EXPECTED)),
+        }
+    }
+
+    /// After `since`: a timespan before now (`1h`, `7d`, `00:30:00`) or an instant
+    /// as a quoted ISO 8601 / RFC 3339 text (`'2026-12-01T00:00:00Z'`, UTC if no offset).
+    fn parse_since(&mut self) -> Result<Since, ParseError> {
+        const EXPECTED: &str = "expected a timespan such as 1h or 7d, or a quoted UTC time such \
+             as '2026-12-01T00:00:00Z', after 'since'";
+        let start = self.peek().map_or(self.text.len(), |t| t.start);
+        if let Some(text) = self.try_string_literal()? {
+            let text = text.expose().trim().to_string();
+            return parse_utc(&text)
+                .map(Since::At)
+                .ok_or_else(|| self.error_at(start, format!("'{}' is not a time; {EXPECTED}", truncate(&text))));
+        }
+        if !self.peek_is(|t| matches!(t, Token::Number(..))) {
+            return Err(self.unexpected(EXPECTED));
+        }
+        let Some((first, end, _)) = self.take_number_run() else {
+            return Err(self.unexpected(EXPECTED));
+        };
+        let raw = self.text.get(first.start..end).unwrap_or("");
+        try_parse_timespan(raw)
+            .map(Since::Ago)
+            .map_err(|e| self.error_at(first.start, format!("{}; {EXPECTED}", e.describe(raw))))
+    }
+
+    /// `.clean` (already consumed) `database [older than <timespan>]`.
+    fn parse_clean(&mut self) -> Result<Command, ParseError> {
+        const FORM: &str = "'.clean database [older than <timespan>]'";
+        self.expect_keyword("database", "expected 'database' after '.clean'")?;
+        let older_than = if self.peek_keyword("older") {
+            self.advance();
+            self.expect_keyword("than", "expected 'than' after 'older'")?;
+            const EXPECTED: &str = "expected a timespan such as 7d, 12h or 00:30:00 after 'older than'";
+            if !self.peek_is(|t| matches!(t, Token::Number(..))) {
+                return Err(self.unexpected(EXPECTED));
+            }
+            let Some((first, end, _)) = self.take_number_run() else {
+                return Err(self.unexpected(EXPECTED));
+            };
+            let raw = self.text.get(first.start..end).unwrap_or("");
+            Some(try_parse_timespan(raw).map_err(|e| {
+                self.error_at(first.start, format!("{}; {EXPECTED}", e.describe(raw)))
+            })?)
+        } else {
+            None
+        };
+        self.expect_end(FORM)?;
+        Ok(Command::CleanDatabase { older_than })
+    }
+
+    /// After `|`: `take <n>` or `limit <n>`.
+    fn parse_take(&mut self) -> Result<u64, ParseError> {
+        const EXPECTED: &str = "expected 'take <n>' or 'limit <n>' after '|'";
+        if !(self.peek_keyword("take") || self.peek_keyword("limit")) {
+            return Err(self.unexpected(EXPECTED));
+        }
+        self.advance();
+        let Some(t) = self.peek().cloned() else {
+            return Err(self.unexpected("expected a number of rows after 'take'"));
+        };
+        match &t.token {
+            Token::Number(n, _) => {
+                let n = n.parse::<u64>().map_err(|_| {
+                    self.error_at(t.start, format!("'{}' is not a number of rows (0 or more)", truncate(n)))
+                })?;
+                self.advance();
+                Ok(n)
+            }
+            _ => Err(self.unexpected("expected a number of rows after 'take'")),
         }
     }
 
@@ -3917,11 +4022,51 @@ dataformat=parquet
             ),
             (
                 ".show continuous-export E exported-artifacts",
-                Command::ShowExportedArtifacts { name: name() },
+                Command::ShowExportedArtifacts {
+                    name: name(),
+                    since: None,
+                    take: None,
+                },
             ),
             (
                 ".show continuous-export E Exported-Artifacts ;",
-                Command::ShowExportedArtifacts { name: name() },
+                Command::ShowExportedArtifacts {
+                    name: name(),
+                    since: None,
+                    take: None,
+                },
+            ),
+            (
+                ".show continuous-export E exported-artifacts since 2h | take 10",
+                Command::ShowExportedArtifacts {
+                    name: name(),
+                    since: Some(Since::Ago(Duration::from_secs(7200))),
+                    take: Some(10),
+                },
+            ),
+            (
+                ".show continuous-export E exported-artifacts since '2026-12-01 10:00:00' | LIMIT 0",
+                Command::ShowExportedArtifacts {
+                    name: name(),
+                    since: Some(Since::At(
+                        chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+                            .unwrap()
+                            .to_utc(),
+                    )),
+                    take: Some(0),
+                },
+            ),
+            (
+                ".show continuous-export E exported-artifacts since '2026-12-01T10:00:00+01:00'",
+                Command::ShowExportedArtifacts {
+                    name: name(),
+                    since: Some(Since::At(
+                        chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+                            .unwrap()
+                            .to_utc(),
+                    )),
+                    take: None,
+                },
             ),
             (
                 ".show continuous-export E failures",

@@ -18,7 +18,8 @@ use crate::export::sink_exec::Artifact;
 pub const KIND: &str = "continuous_export";
 /// How users call it.
 const WHAT: &str = "continuous export";
-/// The catalog kind of committed runs (their artifacts), named `<export>/<run>`.
+/// The catalog kind under which versions before record streams kept committed runs,
+/// named `<export>/<run>`; still read, never written.
 pub const RUN_KIND: &str = "continuous_export_run";
 
 /// Failures kept per export (the newest).
@@ -286,19 +287,68 @@ pub async fn list(db: &Database) -> Result<Vec<ContinuousExport>> {
     catalog_objects::list(db, KIND, WHAT).await
 }
 
-/// The committed runs of export `name`, oldest first.
-pub fn runs(state: &DatabaseState, name: &str) -> Result<Vec<RunRecord>> {
-    catalog_objects::all(
-        state,
-        RUN_KIND,
-        "continuous export run",
-        &format!("{name}/"),
-    )
+/// Which of an export's committed runs to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunPage {
+    /// Only runs committed at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only the newest this many runs (of those `since` selects).
+    pub newest: Option<u64>,
 }
 
-/// The catalog name of run `run` of export `name` (sorts by run number).
-pub fn run_key(name: &str, run: u64) -> String {
-    format!("{name}/{run:020}")
+/// The record stream that holds the runs of `export`: named by its identity, so a
+/// re-created export of the same name starts a history of its own.
+pub fn run_stream(export: &ContinuousExport) -> String {
+    format!("continuous_export/{}", export.id.simple())
+}
+
+/// The committed runs of `export` that `page` selects, oldest first. Runs live in a
+/// record stream of the database, outside its checkpointed state; an export whose
+/// first runs were committed by an older version also has those in the catalog.
+pub async fn runs(db: &Database, export: &ContinuousExport, page: RunPage) -> Result<Vec<RunRecord>> {
+    let stream = run_stream(export);
+    let head = db.stream_head(&stream).await?.map_or(0, |h| h.seq);
+    let from = match page.since {
+        Some(since) => db.first_record_since(&stream, since).await?,
+        None => 1,
+    };
+    let from = match page.newest {
+        Some(n) => from.max((head + 1).saturating_sub(n)),
+        None => from,
+    };
+    let mut runs: Vec<RunRecord> = db
+        .records(&stream, from, head)
+        .await?
+        .into_iter()
+        .map(|r| {
+            serde_json::from_value(r.body).map_err(|e| {
+                ExportError::Invalid(format!(
+                    "run record {} of continuous export '{}' is unreadable: {e}",
+                    r.seq, export.name
+                ))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let shown = runs.len() as u64;
+    if page.newest.is_none_or(|n| shown < n) {
+        let legacy: Vec<RunRecord> = catalog_objects::all(
+            &db.state(),
+            RUN_KIND,
+            "continuous export run",
+            &format!("{}/", export.name),
+        )?;
+        let mut legacy: Vec<RunRecord> = legacy
+            .into_iter()
+            .filter(|r| page.since.is_none_or(|s| r.timestamp >= s))
+            .collect();
+        if let Some(n) = page.newest {
+            let keep = (n - shown) as usize;
+            legacy.drain(..legacy.len().saturating_sub(keep));
+        }
+        legacy.append(&mut runs);
+        runs = legacy;
+    }
+    Ok(runs)
 }
 
 /// The action storing `export`.
@@ -310,13 +360,21 @@ pub fn put_action(export: &ContinuousExport) -> Result<Action> {
     })
 }
 
-/// The action storing a committed run.
-pub fn run_action(name: &str, record: &RunRecord) -> Result<Action> {
-    Ok(Action::PutObject {
-        kind: RUN_KIND.into(),
-        name: run_key(name, record.run),
+/// The action appending a committed run to the history of `export`.
+pub fn run_action(state: &DatabaseState, export: &ContinuousExport, record: &RunRecord) -> Result<Action> {
+    let stream = run_stream(export);
+    Ok(Action::AppendRecord {
+        seq: state.stream(&stream).map_or(1, |h| h.seq + 1),
+        stream,
         body: serde_json::to_value(record).map_err(|e| ExportError::Invalid(e.to_string()))?,
     })
+}
+
+/// The action ending the history of `export` (when it is dropped).
+pub fn drop_runs_action(export: &ContinuousExport) -> Action {
+    Action::DropStream {
+        stream: run_stream(export),
+    }
 }
 
 #[cfg(test)]

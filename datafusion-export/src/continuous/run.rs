@@ -385,7 +385,8 @@ async fn commit_run(
         updated.last_run_result = Some("Completed".into());
         updated.permanent_failure_since = None;
         let put = put_action(&updated).map_err(|e| TablesError::Conflict(e.to_string()))?;
-        let run = run_action(name, record).map_err(|e| TablesError::Conflict(e.to_string()))?;
+        let run = run_action(state, &updated, record)
+            .map_err(|e| TablesError::Conflict(e.to_string()))?;
         let mut actions = vec![put, run];
         // The attempt committed: its files are the run's, nothing to clean.
         actions.extend(attempts::drop_actions(state, name, attempt.as_slice()));

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use datafusion_export_tables::log::action::Action;
-use datafusion_export_tables::Database;
+use datafusion_export_tables::{Database, DeletedKind};
 use futures::FutureExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -186,6 +186,29 @@ fn details_path(id: Uuid) -> Path {
 
 fn heartbeat_path(id: Uuid) -> Path {
     Path::from(format!("{FOLDER}/{id}.heartbeat"))
+}
+
+/// Files of operations no longer in the catalog and last written before `cutoff`:
+/// left behind when an operation was pruned and deleting its files failed.
+pub async fn stale_files(
+    db: &Database,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<(object_store::ObjectMeta, DeletedKind)>> {
+    let files = db.list(FOLDER).await?;
+    let state = db.state();
+    Ok(files
+        .into_iter()
+        .filter(|meta| {
+            let id = meta
+                .location
+                .filename()
+                .and_then(|name| name.split_once('.'))
+                .map(|(id, _)| id);
+            let known = id.is_some_and(|id| state.object(KIND, id).is_some());
+            !known && meta.last_modified < cutoff
+        })
+        .map(|meta| (meta, DeletedKind::Other("file of a pruned operation")))
+        .collect())
 }
 
 /// The asynchronous operations of a database, as one engine sees them.

@@ -62,6 +62,28 @@ pub enum Action {
         /// The files.
         extents: Vec<ExtentFile>,
     },
+    /// Appends record `seq` to the record stream `stream`: history (for example a
+    /// continuous export's runs and their artifacts) that the log keeps in this commit
+    /// and in `_records/`, but not in the state, so checkpoints do not grow with it.
+    AppendRecord {
+        /// The stream, e.g. `continuous_export/<id>`.
+        stream: String,
+        /// The record's number: 1 for a stream's first, then one more each time.
+        seq: u64,
+        /// The record.
+        body: serde_json::Value,
+    },
+    /// Ends a record stream; the vacuum deletes its records once they are old enough.
+    DropStream {
+        /// The stream.
+        stream: String,
+    },
+    /// Written by the vacuum: forgets the removals committed at or before `version`,
+    /// whose files it has deleted.
+    ForgetRemoved {
+        /// The newest removal forgotten.
+        through_version: u64,
+    },
 }
 
 /// One commit of the log: its sequence number is the cursor of everything it ingests.

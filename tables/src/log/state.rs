@@ -114,6 +114,28 @@ mod schema_serde {
     }
 }
 
+/// The newest record of a record stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamHead {
+    /// Its number.
+    pub seq: u64,
+    /// The commit that appended it.
+    pub version: u64,
+}
+
+/// Files a commit took out of the database (a dropped table's extents). They stay
+/// until the vacuum's window has passed since `time`, so that queries planned on an
+/// older snapshot still read them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    /// The commit that removed them.
+    pub version: u64,
+    /// Its ingestion time.
+    pub time: DateTime<Utc>,
+    /// Object paths relative to the root.
+    pub paths: Vec<String>,
+}
+
 /// Everything the log says, as of one version.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseState {
@@ -126,6 +148,12 @@ pub struct DatabaseState {
     /// Catalog objects by kind, then name.
     #[serde(default)]
     pub objects: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// The head of each record stream (the records themselves are not state).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub streams: BTreeMap<String, StreamHead>,
+    /// Removals the vacuum has not yet cleaned up, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<Removed>,
 }
 
 impl DatabaseState {
@@ -154,6 +182,19 @@ impl DatabaseState {
     /// The catalog objects of `kind`, by name.
     pub fn objects_of(&self, kind: &str) -> impl Iterator<Item = (&String, &serde_json::Value)> {
         self.objects.get(kind).into_iter().flat_map(|m| m.iter())
+    }
+
+    /// The head of record stream `stream`, if it has records.
+    pub fn stream(&self, stream: &str) -> Option<StreamHead> {
+        self.streams.get(stream).copied()
+    }
+
+    /// Every path of a live extent.
+    pub fn live_paths(&self) -> HashSet<&str> {
+        self.tables
+            .values()
+            .flat_map(|t| t.extents.iter().map(|e| e.file.path.as_str()))
+            .collect()
     }
 
     /// Checks that `actions` can be committed on top of this state. Adding an extent
@@ -206,7 +247,10 @@ impl DatabaseState {
                 Action::AddExtents { table_id, .. } => {
                     self.table_by_id(*table_id).map(|t| t.name.clone())
                 }
-                Action::PutObject { .. } => None,
+                Action::PutObject { .. }
+                | Action::AppendRecord { .. }
+                | Action::DropStream { .. }
+                | Action::ForgetRemoved { .. } => None,
                 Action::DropObject { kind, name } => {
                     if self.object(kind, name).is_some() {
                         tables_objects.push((kind.clone(), name.clone()));
@@ -234,6 +278,8 @@ impl DatabaseState {
             last_ingestion_time: self.last_ingestion_time,
             tables,
             objects,
+            streams: self.streams.clone(),
+            removed: Vec::new(),
         }
     }
 
@@ -256,10 +302,42 @@ impl DatabaseState {
                 }
                 Action::DropTable { id, name } => match self.tables.get(name) {
                     Some(t) if t.id == *id => {
-                        self.tables.remove(name);
+                        if let Some(t) = self.tables.remove(name) {
+                            if !t.extents.is_empty() {
+                                self.removed.push(Removed {
+                                    version,
+                                    time,
+                                    paths: t.extents.into_iter().map(|e| e.file.path).collect(),
+                                });
+                            }
+                        }
                     }
                     _ => return Err(TablesError::TableNotFound(name.clone())),
                 },
+                Action::AppendRecord { stream, seq, .. } => {
+                    validate_stream_name(stream)?;
+                    let expected = self.streams.get(stream).map_or(1, |h| h.seq + 1);
+                    if *seq != expected {
+                        return Err(TablesError::Conflict(format!(
+                            "record {seq} of stream '{stream}' follows record {}: another \
+                             writer appended to it first",
+                            expected - 1
+                        )));
+                    }
+                    self.streams.insert(
+                        stream.clone(),
+                        StreamHead {
+                            seq: *seq,
+                            version,
+                        },
+                    );
+                }
+                Action::DropStream { stream } => {
+                    self.streams.remove(stream);
+                }
+                Action::ForgetRemoved { through_version } => {
+                    self.removed.retain(|r| r.version > *through_version);
+                }
                 Action::PutObject { kind, name, body } => {
                     self.objects
                         .entry(kind.clone())
@@ -309,6 +387,31 @@ impl DatabaseState {
             }
         }
         Ok(())
+    }
+}
+
+/// Stream names become object paths under `_records/`: segments of ASCII letters,
+/// digits, `_`, `-` and `.`, separated by `/`.
+pub fn validate_stream_name(stream: &str) -> Result<()> {
+    let valid = !stream.is_empty()
+        && stream.len() <= 256
+        && stream.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(TablesError::InvalidName {
+            name: stream.to_string(),
+            reason: "a record stream is named by '/'-separated segments of letters, digits, \
+                     '_', '-' and '.'"
+                .into(),
+        })
     }
 }
 

@@ -30,6 +30,43 @@ const PUT_IF_ABSENT_REQUIRED: &str = "the object store does not support put-if-a
     for S3-compatible stores that lack If-None-Match, set `aws_conditional_put=etag` or use \
     a store that supports it";
 
+/// What an object under `_log/` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogEntry {
+    /// A commit of this version.
+    Commit(u64),
+    /// A checkpoint of this version.
+    Checkpoint(u64),
+    /// The pointer to the newest checkpoint.
+    Pointer,
+    /// A scratch object of the put-if-absent probe.
+    Probe,
+    /// Anything else (left alone).
+    Other,
+}
+
+impl LogEntry {
+    fn classify(path: &Path) -> Self {
+        let text = path.as_ref();
+        if text.starts_with(&format!("{LOG_DIR}/_probe/")) {
+            return LogEntry::Probe;
+        }
+        if text == LAST_CHECKPOINT {
+            return LogEntry::Pointer;
+        }
+        let name = path.filename().unwrap_or_default();
+        if let Some(v) = name.strip_suffix(".checkpoint.json") {
+            return v.parse().map_or(LogEntry::Other, LogEntry::Checkpoint);
+        }
+        if let Some(v) = name.strip_suffix(".json") {
+            if v.len() == 20 {
+                return v.parse().map_or(LogEntry::Other, LogEntry::Commit);
+            }
+        }
+        LogEntry::Other
+    }
+}
+
 /// Outcome of trying to write a commit.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -183,23 +220,49 @@ impl CommitLog {
         Ok(Some(commit))
     }
 
+    /// The version `_last_checkpoint` points at, if it is there and readable.
+    pub async fn read_checkpoint_version(&self) -> Result<Option<u64>> {
+        Ok(self
+            .get_optional(&Path::from(LAST_CHECKPOINT))
+            .await?
+            .and_then(|bytes| serde_json::from_slice::<LastCheckpoint>(&bytes).ok())
+            .map(|last| last.version))
+    }
+
+    /// Points `_last_checkpoint` at `version`.
+    pub async fn write_checkpoint_pointer(&self, version: u64) -> Result<()> {
+        let pointer = serde_json::to_vec(&LastCheckpoint { version })?;
+        self.store
+            .put(&Path::from(LAST_CHECKPOINT), PutPayload::from(pointer))
+            .await?;
+        Ok(())
+    }
+
     /// The newest checkpointed state, if any: one read of the pointer and one of
-    /// the checkpoint; a listing only when the pointer is missing.
+    /// the checkpoint; a listing only when the pointer is missing or points at a
+    /// checkpoint that is gone (two background writers can leave it pointing at the
+    /// older of theirs, which the vacuum may delete).
     pub async fn read_latest_checkpoint(&self) -> Result<Option<DatabaseState>> {
-        let version = match self.get_optional(&Path::from(LAST_CHECKPOINT)).await? {
-            Some(bytes) => match serde_json::from_slice::<LastCheckpoint>(&bytes) {
-                Ok(last) => Some(last.version),
-                Err(_) => self.find_latest_checkpoint().await?,
-            },
-            None => self.find_latest_checkpoint().await?,
+        let pointed = self.read_checkpoint_version().await?;
+        let mut found = match pointed {
+            Some(version) => self
+                .get_optional(&Self::checkpoint_path(version))
+                .await?
+                .map(|bytes| (version, bytes)),
+            None => None,
         };
-        let Some(version) = version else {
+        if found.is_none() {
+            if let Some(version) = self.find_latest_checkpoint().await? {
+                found = self
+                    .get_optional(&Self::checkpoint_path(version))
+                    .await?
+                    .map(|bytes| (version, bytes));
+            }
+        }
+        let Some((version, bytes)) = found else {
             return Ok(None);
         };
         let path = Self::checkpoint_path(version);
-        let Some(bytes) = self.get_optional(&path).await? else {
-            return Ok(None);
-        };
         let state: DatabaseState =
             serde_json::from_slice(&bytes).map_err(|e| TablesError::CorruptLog {
                 path: path.to_string(),
@@ -209,14 +272,35 @@ impl CommitLog {
     }
 
     async fn find_latest_checkpoint(&self) -> Result<Option<u64>> {
+        Ok(self
+            .list_log()
+            .await?
+            .into_iter()
+            .filter_map(|(entry, _)| match entry {
+                LogEntry::Checkpoint(v) => Some(v),
+                _ => None,
+            })
+            .max())
+    }
+
+    /// Every object under `_log/`, classified.
+    pub async fn list_log(&self) -> Result<Vec<(LogEntry, object_store::ObjectMeta)>> {
         let prefix = Path::from(LOG_DIR);
         let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
         Ok(metas
-            .iter()
-            .filter_map(|m| m.location.filename())
-            .filter_map(|name| name.strip_suffix(".checkpoint.json"))
-            .filter_map(|v| v.parse::<u64>().ok())
-            .max())
+            .into_iter()
+            .map(|meta| (LogEntry::classify(&meta.location), meta))
+            .collect())
+    }
+
+    /// The path of commit `version`.
+    pub fn commit_location(version: u64) -> Path {
+        Self::commit_path(version)
+    }
+
+    /// The path of the checkpoint of `version`.
+    pub fn checkpoint_location(version: u64) -> Path {
+        Self::checkpoint_path(version)
     }
 
     /// Writes a checkpoint of `state` and points `_last_checkpoint` at it.
