@@ -307,13 +307,31 @@ async fn exported_artifacts(
         }
     };
     let runs = match take {
-        None => definition::runs(db, &export, RunPage { since, newest: None }).await?,
+        None => {
+            definition::runs(
+                db,
+                &export,
+                RunPage {
+                    since,
+                    newest: None,
+                },
+            )
+            .await?
+        }
         Some(take) => {
             // Runs hold any number of artifacts: widen the page until it holds
             // `take` of them or the whole history.
             let mut newest = take.clamp(1, 1024);
             loop {
-                let runs = definition::runs(db, &export, RunPage { since, newest: Some(newest) }).await?;
+                let runs = definition::runs(
+                    db,
+                    &export,
+                    RunPage {
+                        since,
+                        newest: Some(newest),
+                    },
+                )
+                .await?;
                 let artifacts: u64 = runs.iter().map(|r| r.artifacts.len() as u64).sum();
                 if artifacts >= take || (runs.len() as u64) < newest {
                     break runs;
@@ -330,7 +348,11 @@ async fn exported_artifacts(
         .flat_map(|r| r.artifacts.iter().map(move |a| (r.timestamp, a)))
         .collect();
     if let Some(take) = take {
-        rows.drain(..rows.len().saturating_sub(usize::try_from(take).unwrap_or(usize::MAX)));
+        rows.drain(
+            ..rows
+                .len()
+                .saturating_sub(usize::try_from(take).unwrap_or(usize::MAX)),
+        );
     }
     ResultBuilder::new()
         .times("Timestamp", rows.iter().map(|(t, _)| Some(*t)))

@@ -1,7 +1,7 @@
 //! The database: one root URL, one commit log, many ingestion-tracked tables.
 
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::RecordBatch;
@@ -136,8 +136,9 @@ pub(crate) struct Inner {
     state: RwLock<Arc<DatabaseState>>,
     refresh_lock: tokio::sync::Mutex<()>,
     commit_lock: tokio::sync::Mutex<()>,
-    /// When this handle last caught up with the log (see [`RELOAD_AFTER`]).
-    last_refresh: Mutex<Option<Instant>>,
+    /// When this handle last caught up with the log, on its clock (see
+    /// [`RELOAD_AFTER`]).
+    last_refresh: Mutex<Option<DateTime<Utc>>>,
     checkpoints: Mutex<Checkpoints>,
     pub(crate) options: DatabaseOptions,
 }
@@ -212,7 +213,7 @@ impl Database {
                 state: RwLock::new(Arc::new(state)),
                 refresh_lock: tokio::sync::Mutex::new(()),
                 commit_lock: tokio::sync::Mutex::new(()),
-                last_refresh: Mutex::new(Some(Instant::now())),
+                last_refresh: Mutex::new(None),
                 checkpoints: Mutex::new(Checkpoints {
                     last: checkpointed,
                     task: None,
@@ -261,12 +262,15 @@ impl Database {
     /// Catches up with commits made by other handles; returns the newest cursor.
     pub async fn refresh(&self) -> Result<Cursor> {
         let _guard = self.inner.refresh_lock.lock().await;
+        let now = self.inner.options.clock.now();
         let idle = self
             .inner
             .last_refresh
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .is_none_or(|t| t.elapsed() > RELOAD_AFTER);
+            .is_some_and(|t| {
+                now.signed_duration_since(t).to_std().unwrap_or_default() > RELOAD_AFTER
+            });
         if idle {
             self.reload_if_behind_checkpoint().await?;
         }
@@ -279,7 +283,7 @@ impl Database {
             .inner
             .last_refresh
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+            .unwrap_or_else(|p| p.into_inner()) = Some(now);
         Ok(self.current_cursor())
     }
 

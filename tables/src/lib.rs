@@ -48,6 +48,4 @@ pub use redact::{scrub_secrets, REDACTED};
 pub use root::{cloud_store, is_storage_option, open_root, StorageOptions};
 pub use scan_exec::{ExtentScanExec, ScanScope};
 pub use secrets::{SecretError, SecretKey, SecretKeys, SECRET_KEY_ENV};
-pub use vacuum::{
-    Deleted, DeletedKind, VacuumReport, DEFAULT_VACUUM_WINDOW, MIN_VACUUM_WINDOW,
-};
+pub use vacuum::{Deleted, DeletedKind, VacuumReport, DEFAULT_VACUUM_WINDOW, MIN_VACUUM_WINDOW};

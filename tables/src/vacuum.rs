@@ -116,7 +116,6 @@ impl Database {
         let state = self.read_state();
         let mut report = VacuumReport::default();
 
-
         // Stream heads are restored from their commits before those may go.
         for (stream, head) in &state.streams {
             self.ensure_record(stream, *head).await?;
@@ -158,8 +157,7 @@ impl Database {
                 .strip_prefix(&format!("{RECORDS_DIR}/"))
                 .and_then(|rest| rest.rsplit_once('/'))
                 .map(|(stream, _)| stream);
-            if stream.is_some_and(|s| !state.streams.contains_key(s))
-                && meta.last_modified < cutoff
+            if stream.is_some_and(|s| !state.streams.contains_key(s)) && meta.last_modified < cutoff
             {
                 doomed.push((meta, DeletedKind::DroppedRecord));
             }
@@ -324,9 +322,12 @@ async fn delete_local_staging_files(
                     continue;
                 }
                 let name = entry.file_name();
-                let staging = name.to_str().and_then(|n| n.rsplit_once('#')).is_some_and(
-                    |(_, suffix)| !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()),
-                );
+                let staging =
+                    name.to_str()
+                        .and_then(|n| n.rsplit_once('#'))
+                        .is_some_and(|(_, suffix)| {
+                            !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit())
+                        });
                 let old = meta.modified().is_ok_and(|m| m < cutoff);
                 if staging && old && std::fs::remove_file(&path).is_ok() {
                     deleted.push(Deleted {

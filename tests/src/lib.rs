@@ -1,6 +1,7 @@
 //! Support for the end-to-end tests: an instrumented `ObjectStore` that counts
 //! requests and injects faults or races, and small helpers.
 
+pub mod clocked_store;
 pub mod fault_store;
 pub mod fuzz;
 pub mod servers;

@@ -250,6 +250,8 @@ async fn commit_log(place: &Place) {
     assert_eq!(b.database().refresh().await.unwrap(), current);
     // Seven commits with a checkpoint every three: the log has checkpoints, and a new
     // handle starts from the latest.
+    a.database().flush().await;
+    b.database().flush().await;
     let log = place.files("db/_log").await;
     assert!(
         log.iter().any(|f| f.ends_with(".checkpoint.json"))

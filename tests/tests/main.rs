@@ -19,3 +19,4 @@ mod persistence;
 mod pushdown;
 mod scheduler;
 mod secrets;
+mod vacuum;

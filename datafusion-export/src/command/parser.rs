@@ -208,14 +208,19 @@ fn parse_utc(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         return Some(t.to_utc());
     }
-    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })?;
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+    .or_else(|| {
+        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })?;
     Some(naive.and_utc())
 }
 
@@ -788,9 +793,12 @@ impl<'a> Parser<'a> {
         let start = self.peek().map_or(self.text.len(), |t| t.start);
         if let Some(text) = self.try_string_literal()? {
             let text = text.expose().trim().to_string();
-            return parse_utc(&text)
-                .map(Since::At)
-                .ok_or_else(|| self.error_at(start, format!("'{}' is not a time; {EXPECTED}", truncate(&text))));
+            return parse_utc(&text).map(Since::At).ok_or_else(|| {
+                self.error_at(
+                    start,
+                    format!("'{}' is not a time; {EXPECTED}", truncate(&text)),
+                )
+            });
         }
         if !self.peek_is(|t| matches!(t, Token::Number(..))) {
             return Err(self.unexpected(EXPECTED));
@@ -811,7 +819,8 @@ impl<'a> Parser<'a> {
         let older_than = if self.peek_keyword("older") {
             self.advance();
             self.expect_keyword("than", "expected 'than' after 'older'")?;
-            const EXPECTED: &str = "expected a timespan such as 7d, 12h or 00:30:00 after 'older than'";
+            const EXPECTED: &str =
+                "expected a timespan such as 7d, 12h or 00:30:00 after 'older than'";
             if !self.peek_is(|t| matches!(t, Token::Number(..))) {
                 return Err(self.unexpected(EXPECTED));
             }
@@ -842,7 +851,10 @@ impl<'a> Parser<'a> {
         match &t.token {
             Token::Number(n, _) => {
                 let n = n.parse::<u64>().map_err(|_| {
-                    self.error_at(t.start, format!("'{}' is not a number of rows (0 or more)", truncate(n)))
+                    self.error_at(
+                        t.start,
+                        format!("'{}' is not a number of rows (0 or more)", truncate(n)),
+                    )
                 })?;
                 self.advance();
                 Ok(n)

@@ -305,7 +305,11 @@ pub fn run_stream(export: &ContinuousExport) -> String {
 /// The committed runs of `export` that `page` selects, oldest first. Runs live in a
 /// record stream of the database, outside its checkpointed state; an export whose
 /// first runs were committed by an older version also has those in the catalog.
-pub async fn runs(db: &Database, export: &ContinuousExport, page: RunPage) -> Result<Vec<RunRecord>> {
+pub async fn runs(
+    db: &Database,
+    export: &ContinuousExport,
+    page: RunPage,
+) -> Result<Vec<RunRecord>> {
     let stream = run_stream(export);
     let head = db.stream_head(&stream).await?.map_or(0, |h| h.seq);
     let from = match page.since {
@@ -361,7 +365,11 @@ pub fn put_action(export: &ContinuousExport) -> Result<Action> {
 }
 
 /// The action appending a committed run to the history of `export`.
-pub fn run_action(state: &DatabaseState, export: &ContinuousExport, record: &RunRecord) -> Result<Action> {
+pub fn run_action(
+    state: &DatabaseState,
+    export: &ContinuousExport,
+    record: &RunRecord,
+) -> Result<Action> {
     let stream = run_stream(export);
     Ok(Action::AppendRecord {
         seq: state.stream(&stream).map_or(1, |h| h.seq + 1),

@@ -324,13 +324,8 @@ impl DatabaseState {
                             expected - 1
                         )));
                     }
-                    self.streams.insert(
-                        stream.clone(),
-                        StreamHead {
-                            seq: *seq,
-                            version,
-                        },
-                    );
+                    self.streams
+                        .insert(stream.clone(), StreamHead { seq: *seq, version });
                 }
                 Action::DropStream { stream } => {
                     self.streams.remove(stream);
