@@ -76,19 +76,23 @@ pub enum Service {
         /// How often to run `.clean database` (at start, then at this interval), or
         /// `off`.
         #[arg(long, default_value = "1d", value_parser = parse_clean_interval)]
-        clean_interval: Option<std::time::Duration>,
+        clean_interval: CleanInterval,
         /// The clean's window: only what is older goes (at least 1h).
         #[arg(long, default_value = "7d", value_parser = parse_clean_window)]
         clean_older_than: std::time::Duration,
     },
 }
 
-fn parse_clean_interval(text: &str) -> Result<Option<std::time::Duration>, String> {
+/// `serve --clean-interval`: a timespan, or `off` (`None`).
+#[derive(Debug, Clone, Copy)]
+pub struct CleanInterval(pub Option<std::time::Duration>);
+
+fn parse_clean_interval(text: &str) -> Result<CleanInterval, String> {
     if text.eq_ignore_ascii_case("off") {
-        return Ok(None);
+        return Ok(CleanInterval(None));
     }
     match crate::command::try_parse_timespan(text) {
-        Ok(d) if d >= std::time::Duration::from_secs(60) => Ok(Some(d)),
+        Ok(d) if d >= std::time::Duration::from_secs(60) => Ok(CleanInterval(Some(d))),
         Ok(_) => Err(format!("{text} is too short: clean at most once a minute")),
         Err(_) => Err(format!(
             "'{text}' is not a timespan such as 1d or 12h, or 'off'"
@@ -359,7 +363,7 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
     {
         let options = args.database_options()?;
         let clean = CleanSchedule {
-            interval: clean_interval,
+            interval: clean_interval.0,
             older_than: clean_older_than,
         };
         return serve(

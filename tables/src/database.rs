@@ -401,18 +401,23 @@ impl Database {
         }));
     }
 
-    /// Waits for the checkpoint being written in the background, if any. Call it
-    /// before a short-lived process exits, so that the next one opens fast.
+    /// Waits for the checkpoint being written in the background, if any, then
+    /// writes one more if this handle's commits have moved `checkpoint_interval` past
+    /// it. Call it before a short-lived process exits, so that the next one opens
+    /// from a recent checkpoint.
     pub async fn flush(&self) {
-        let task = self
-            .inner
-            .checkpoints
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .task
-            .take();
-        if let Some(task) = task {
-            let _ = task.await;
+        for _ in 0..2 {
+            let task = self
+                .inner
+                .checkpoints
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .task
+                .take();
+            if let Some(task) = task {
+                let _ = task.await;
+            }
+            self.maybe_checkpoint();
         }
     }
 

@@ -11,6 +11,7 @@ mod cursors;
 mod export;
 mod faults;
 mod fuzz;
+mod history;
 mod ingestion;
 mod operations;
 mod orphans;
