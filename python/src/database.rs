@@ -240,12 +240,45 @@ impl PyDatabase {
         self.run_row(py, &format!(".show continuous-export {name}"))
     }
 
-    /// `.show continuous-export NAME exported-artifacts` as a `pyarrow.Table`.
-    fn exported_artifacts<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.run(
-            py,
-            &format!(".show continuous-export {name} exported-artifacts"),
-        )
+    /// `.show continuous-export NAME exported-artifacts` as a `pyarrow.Table`, oldest
+    /// first. `since`: only artifacts of runs committed since then — a timespan
+    /// before now (`"1h"`, `"7d"`) or an ISO 8601 time (`"2026-12-01T00:00:00Z"`);
+    /// `take`: only the newest this many.
+    #[pyo3(signature = (name, since = None, take = None))]
+    fn exported_artifacts<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        since: Option<&str>,
+        take: Option<u64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut text = format!(".show continuous-export {name} exported-artifacts");
+        if let Some(since) = since {
+            if datafusion_export::command::try_parse_timespan(since).is_ok() {
+                text.push_str(&format!(" since {since}"));
+            } else {
+                text.push_str(&format!(" since '{}'", since.replace('\'', "''")));
+            }
+        }
+        if let Some(take) = take {
+            text.push_str(&format!(" | take {take}"));
+        }
+        self.run(py, &text)
+    }
+
+    /// `.clean database older than OLDER_THAN` (default 7 days, at least 1 hour):
+    /// deletes what the database no longer needs and is older than that — extents of
+    /// dropped tables and of ingestions that never committed, dropped exports' run
+    /// history, log commits before the checkpoint kept, unfinished uploads. Returns
+    /// what it deleted (`Path`, `SizeInBytes`, `What`) as a `pyarrow.Table`.
+    #[pyo3(signature = (older_than = "7d"))]
+    fn clean<'py>(&self, py: Python<'py>, older_than: &str) -> PyResult<Bound<'py, PyAny>> {
+        if datafusion_export::command::try_parse_timespan(older_than).is_err() {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "older_than: '{older_than}' is not a timespan such as 7d or 12h"
+            )));
+        }
+        self.run(py, &format!(".clean database older than {older_than}"))
     }
 
     /// `.show continuous-export NAME failures` as a `pyarrow.Table`.

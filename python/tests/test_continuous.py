@@ -3,6 +3,7 @@
 import datetime
 
 import pyarrow as pa
+import pytest
 import pyarrow.parquet as pq
 
 from conftest import local_path
@@ -60,6 +61,18 @@ def test_continuous_export_several_runs(tmp_path, db):
     assert len(exported) == len(set(exported)), "a record was exported twice"
     assert sorted(exported) == sorted(ingested)
     assert sum(artifacts["NumRecords"].to_pylist()) == len(ingested)
+
+    newest = db.exported_artifacts("E", take=1)
+    assert newest["Path"].to_pylist() == paths[-1:]
+    assert db.exported_artifacts("E", since="1h")["Path"].to_pylist() == paths
+    assert db.exported_artifacts("E", since="2999-01-01")["Path"].to_pylist() == []
+
+    # Everything is younger than the vacuum's window: nothing goes.
+    cleaned = db.clean()
+    assert cleaned.column_names == ["Path", "SizeInBytes", "What"]
+    assert cleaned.num_rows == 0
+    with pytest.raises(Exception, match="at least 1h"):
+        db.clean(older_than="10m")
 
     state = db.continuous_export("E")
     assert state["ExportCursor"] == idle["ToCursor"]

@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStoreExt};
+use object_store::ObjectMeta;
 
 use crate::database::Database;
 use crate::error::{Result, TablesError};
@@ -42,8 +42,11 @@ pub const DEFAULT_VACUUM_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 /// Folder of extent files under the root.
 const EXTENTS_DIR: &str = "extents";
 
-/// Deletes in flight at once.
-const DELETE_CONCURRENCY: usize = 16;
+/// Deletes between pauses: the vacuum is background work and yields the machine to
+/// ingestion and queries (a pause per batch keeps its share of CPU and I/O small).
+const DELETE_BATCH: usize = 100;
+/// The pause after each batch.
+const DELETE_PAUSE: Duration = Duration::from_millis(20);
 
 /// Why the vacuum deleted an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,23 +279,32 @@ impl Database {
         report: &mut VacuumReport,
     ) -> Result<()> {
         let store = &self.inner.store;
-        let results: Vec<Result<Option<Deleted>>> = futures::stream::iter(doomed)
-            .map(|(meta, kind)| async move {
-                match store.delete(&meta.location).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(Some(Deleted {
-                        path: meta.location.to_string(),
-                        size: meta.size,
-                        kind,
-                    })),
-                    Err(e) => Err(TablesError::from(e)),
+        let mut doomed = doomed.into_iter().peekable();
+        while doomed.peek().is_some() {
+            let batch: Vec<_> = doomed.by_ref().take(DELETE_BATCH).collect();
+            // One bulk request per batch where the store has one (S3's DeleteObjects).
+            let paths: Vec<object_store::Result<Path>> =
+                batch.iter().map(|(m, _)| Ok(m.location.clone())).collect();
+            let outcomes: Vec<object_store::Result<Path>> = store
+                .delete_stream(futures::stream::iter(paths).boxed())
+                .collect()
+                .await;
+            // An object already gone (another vacuum) counts as deleted.
+            for outcome in outcomes {
+                match outcome {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
                 }
-            })
-            .buffered(DELETE_CONCURRENCY)
-            .collect()
-            .await;
-        for result in results {
-            if let Some(deleted) = result? {
-                report.deleted.push(deleted);
+            }
+            report
+                .deleted
+                .extend(batch.into_iter().map(|(meta, kind)| Deleted {
+                    path: meta.location.to_string(),
+                    size: meta.size,
+                    kind,
+                }));
+            if doomed.peek().is_some() {
+                tokio::time::sleep(DELETE_PAUSE).await;
             }
         }
         Ok(())
