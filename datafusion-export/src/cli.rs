@@ -219,14 +219,11 @@ struct CleanSchedule {
 
 /// Runs `.clean database` now and then every `interval`, logging what it deleted,
 /// until aborted (a clean cut short is safe: the next one finishes it).
-fn spawn_cleaner(
-    database: datafusion_export_tables::Database,
-    schedule: CleanSchedule,
-) -> Option<tokio::task::JoinHandle<()>> {
+fn spawn_cleaner(engine: Engine, schedule: CleanSchedule) -> Option<tokio::task::JoinHandle<()>> {
     let interval = schedule.interval?;
     Some(tokio::spawn(async move {
         loop {
-            match crate::maintenance::clean(&database, schedule.older_than).await {
+            match engine.clean_database(schedule.older_than).await {
                 Ok(report) => tracing::info!(
                     objects = report.deleted.len(),
                     bytes = report.bytes(),
@@ -259,6 +256,7 @@ async fn serve(
         ..Default::default()
     };
     let engine = Engine::with_settings(database.clone(), settings);
+    let cleaner_engine = engine.clone();
     let scheduler = crate::continuous::scheduler::Scheduler::new(engine);
     let _ = tracing_subscriber::fmt()
         .with_writer(|| ScrubbingStderr)
@@ -279,7 +277,7 @@ async fn serve(
         clean_interval_s = clean.interval.map(|d| d.as_secs()),
         "scheduler started"
     );
-    let cleaner = spawn_cleaner(database.clone(), clean);
+    let cleaner = spawn_cleaner(cleaner_engine, clean);
     let ran = scheduler
         .run_until(poll, shutdown_signal(), |name, outcome, elapsed| match outcome {
             Ok(o) => match o.run {

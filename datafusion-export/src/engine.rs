@@ -213,7 +213,7 @@ impl Engine {
             }
             Command::CleanDatabase { older_than } => {
                 let window = older_than.unwrap_or(datafusion_export_tables::DEFAULT_VACUUM_WINDOW);
-                let report = crate::maintenance::clean(&self.db, window).await?;
+                let report = self.clean_database(window).await?;
                 log::info!("clean database: {}", crate::maintenance::summary(&report));
                 crate::maintenance::report_batch(&report)?
             }
@@ -228,6 +228,27 @@ impl Engine {
             other => return self.run_continuous_export_command(other).await,
         };
         Ok(self.ctx.read_batch(batch)?)
+    }
+
+    /// `.clean database older than <older_than>`: the database's vacuum, plus the
+    /// files of export attempts that can never finish (see
+    /// [`export_commands::clean_dead_attempts`]).
+    pub async fn clean_database(
+        &self,
+        older_than: std::time::Duration,
+    ) -> Result<datafusion_export_tables::VacuumReport> {
+        let cutoff = self.db.vacuum_cutoff(older_than)?;
+        let mut report = crate::maintenance::clean(&self.db, older_than).await?;
+        for (path, size) in export_commands::clean_dead_attempts(self, cutoff).await? {
+            report.deleted.push(datafusion_export_tables::Deleted {
+                path,
+                size,
+                kind: datafusion_export_tables::DeletedKind::Other(
+                    "artifact of an export that never finished",
+                ),
+            });
+        }
+        Ok(report)
     }
 
     /// Runs the query after `<|` of a command; it must be SQL, not a command.

@@ -152,18 +152,108 @@ async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
                 ));
             }
             let table = external_table::load(engine.database(), &name).await?;
-            let artifacts = export_to_table(
+            let attempt = Uuid::new_v4();
+            // On record while it writes, so that its files stay hidden from read-back
+            // until it has finished, and a killed export's files are found and deleted
+            // by `.clean database`. (A Delta table shows only what its log commits.)
+            let recorded = table.def.kind == ExternalTableKind::Storage;
+            if recorded {
+                record_one_shot_attempt(engine, &name, attempt).await?;
+            }
+            let written = export_to_table(
                 &table,
                 frame,
                 &command.properties,
                 None,
-                Uuid::new_v4(),
+                attempt,
                 engine.progress(),
             )
-            .await?;
+            .await;
+            let confirmed = if recorded {
+                forget_one_shot_attempt(engine, attempt).await
+            } else {
+                Ok(())
+            };
+            let artifacts = written?;
+            confirmed.map_err(|e| {
+                ExportError::Invalid(format!(
+                    "the export's files were written but could not be confirmed ({e}); they \
+                     stay hidden from readers of '{name}' and `.clean database` deletes them: \
+                     run the export again"
+                ))
+            })?;
             artifacts_table(Some(&name), &artifacts)
         }
     }
+}
+
+/// The owner under which one-shot `.export to table` attempts are on record.
+pub const ONE_SHOT_OWNER: &str = ".export";
+
+async fn record_one_shot_attempt(engine: &Engine, table: &str, attempt: Uuid) -> Result<()> {
+    let record = ExportAttempt {
+        attempt,
+        external_table: table.to_string(),
+        owner: ONE_SHOT_OWNER.into(),
+        owner_id: Uuid::nil(),
+        from_cursor: 0,
+        started: engine.database().options().clock.now(),
+    };
+    let put = record.put_action()?;
+    engine.database().commit(|_| Ok(vec![put.clone()])).await?;
+    Ok(())
+}
+
+async fn forget_one_shot_attempt(engine: &Engine, attempt: Uuid) -> Result<()> {
+    engine
+        .database()
+        .commit(|state| {
+            Ok(crate::export::attempts::drop_actions(
+                state,
+                ONE_SHOT_OWNER,
+                &[attempt],
+            ))
+        })
+        .await?;
+    Ok(())
+}
+
+/// Deletes the files of export attempts that were on record before `cutoff` and can
+/// never finish — a one-shot `.export to table` whose process died, an attempt of a
+/// continuous export since dropped — then their records. Returns each deleted file's
+/// location and size. Part of `.clean database`.
+pub async fn clean_dead_attempts(
+    engine: &Engine,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(String, u64)>> {
+    use crate::export::attempts::{self, KIND};
+    let db = engine.database();
+    db.refresh().await?;
+    let state = db.state();
+    let dead: Vec<ExportAttempt> = state
+        .objects_of(KIND)
+        .filter_map(|(_, body)| serde_json::from_value::<ExportAttempt>(body.clone()).ok())
+        .filter(|a| a.started < cutoff)
+        .filter(|a| {
+            a.owner == ONE_SHOT_OWNER
+                || crate::continuous::definition::from_state(&state, &a.owner)
+                    .map_or(true, |owner| owner.id != a.owner_id)
+        })
+        .collect();
+    let task = engine.context().task_ctx();
+    let mut deleted = Vec::new();
+    for attempt in &dead {
+        // A table dropped since: its files are the user's to remove with the folder.
+        if let Ok(table) = external_table::load(db, &attempt.external_table).await {
+            if table.def.kind == ExternalTableKind::Storage {
+                deleted.extend(delete_attempt_files(&table, &[attempt.attempt], &task).await?);
+            }
+        }
+        let (owner, id) = (attempt.owner.clone(), attempt.attempt);
+        db.commit(|state| Ok(attempts::drop_actions(state, &owner, &[id])))
+            .await?;
+    }
+    Ok(deleted)
 }
 
 /// Checks that `frame` has the external table's columns (same names, in order,
@@ -679,26 +769,27 @@ pub async fn delete_attempt_files(
     table: &ExternalTable,
     attempts: &[Uuid],
     task: &datafusion::execution::TaskContext,
-) -> Result<usize> {
+) -> Result<Vec<(String, u64)>> {
     use futures::TryStreamExt;
-    let mut deleted = 0;
+    let mut deleted = Vec::new();
     for target in storage_targets(table, task)? {
-        let files: Vec<object_store::path::Path> = target
+        let files: Vec<object_store::ObjectMeta> = target
             .store
             .list(None)
-            .map_ok(|meta| meta.location)
-            .try_filter(|path| {
-                let theirs = attempts.iter().any(|a| ExportAttempt::wrote(*a, path));
+            .try_filter(|meta| {
+                let theirs = attempts
+                    .iter()
+                    .any(|a| ExportAttempt::wrote(*a, &meta.location));
                 futures::future::ready(theirs)
             })
             .try_collect()
             .await
             .map_err(TablesError::from)?;
-        for path in files {
-            object_store::ObjectStoreExt::delete(target.store.as_ref(), &path)
+        for meta in files {
+            object_store::ObjectStoreExt::delete(target.store.as_ref(), &meta.location)
                 .await
                 .map_err(TablesError::from)?;
-            deleted += 1;
+            deleted.push((format!("{}/{}", target.display, meta.location), meta.size));
         }
     }
     Ok(deleted)

@@ -148,3 +148,111 @@ async fn a_killed_run_leaves_nothing_after_the_next_run() {
     ));
     assert_eq!(out.trim(), "200000 200000 0 199999");
 }
+
+/// A one-shot `.export to table` killed after finishing an artifact: its files stay
+/// hidden from read-back while its attempt is on record, and `.clean database` deletes
+/// them once the attempt is older than the window. A finished export is visible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_one_shot_export_is_hidden_then_cleaned() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("bucket");
+    std::fs::create_dir_all(&folder).unwrap();
+    let bucket = InstrumentedStore::new(
+        Arc::new(LocalFileSystem::new_with_prefix(&folder).unwrap()) as Arc<dyn ObjectStore>,
+    );
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+    ));
+    let db = Database::open_store(
+        Arc::new(InMemory::new()),
+        "db",
+        DatabaseOptions::default().with_clock(clock.clone()),
+    )
+    .await
+    .unwrap();
+    let engine = Engine::with_settings(db, ContinuousSettings::default());
+    engine
+        .context()
+        .register_object_store(&url::Url::parse("faulty://bucket").unwrap(), bucket.clone());
+    for text in [
+        ".create table T (id:long, s:string)",
+        ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('faulty://bucket/out') with (sizeLimit=1048576)",
+    ] {
+        engine.execute_collect(text).await.unwrap();
+    }
+    let ids: Vec<i64> = (0..200_000).collect();
+    for chunk in ids.chunks(50_000) {
+        engine
+            .database()
+            .ingest("T", vec![id_batch(chunk)])
+            .await
+            .unwrap();
+    }
+    let export = ".export to table X with (distribution='single') <| SELECT id, s FROM T";
+
+    let (reached_tx, reached) = oneshot::channel::<()>();
+    let mut reached_tx = Some(reached_tx);
+    let mut seen = 0;
+    bucket.set_put_hook(Some(Box::new(move |_| {
+        seen += 1;
+        if seen < 2 {
+            return None;
+        }
+        if let Some(tx) = reached_tx.take() {
+            let _ = tx.send(());
+        }
+        Some(futures::future::pending().boxed())
+    })));
+    let killed = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.execute_collect(export).await })
+    };
+    reached.await.unwrap();
+    killed.abort();
+    let _ = killed.await;
+    bucket.set_put_hook(None);
+    let left = files(&bucket).await;
+    assert!(
+        !left.is_empty(),
+        "the killed export left a finished artifact"
+    );
+    let attempts_on_record = || {
+        engine
+            .database()
+            .state()
+            .objects_of("export_attempt")
+            .count()
+    };
+    assert_eq!(attempts_on_record(), 1, "the killed export is on record");
+    let read_back = || async {
+        let mut ids = i64_column(
+            &engine
+                .execute_collect("SELECT id FROM external_table('X')")
+                .await
+                .unwrap(),
+            "id",
+        );
+        ids.sort();
+        ids
+    };
+    assert_eq!(read_back().await, Vec::<i64>::new(), "its files are hidden");
+
+    // Inside the window nothing is touched; after it, the files and record go.
+    let cleaned = engine.execute_collect(".clean database").await.unwrap();
+    assert_eq!(string_column(&cleaned, "Path"), Vec::<String>::new());
+    clock.advance(chrono::Duration::days(8));
+    let cleaned = engine.execute_collect(".clean database").await.unwrap();
+    let what = string_column(&cleaned, "What");
+    let gone = what
+        .iter()
+        .filter(|w| *w == "artifact of an export that never finished")
+        .count();
+    assert_eq!(gone, left.len(), "{what:?}");
+    assert_eq!(files(&bucket).await, Vec::<String>::new());
+    assert_eq!(attempts_on_record(), 0);
+
+    // A finished export is visible at once, and leaves no record.
+    engine.execute_collect(export).await.unwrap();
+    assert_eq!(read_back().await, ids);
+    assert_eq!(attempts_on_record(), 0);
+}
