@@ -87,6 +87,18 @@ impl World {
         }
     }
 
+    /// External table X, a Parquet folder under the target directory.
+    async fn create_target(&self, e: &Engine) {
+        exec(
+            e,
+            &format!(
+                ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('{}out')",
+                self.target_url
+            ),
+        )
+        .await;
+    }
+
     async fn open(&self) -> Engine {
         self.open_on(self.store.clone()).await
     }
@@ -128,14 +140,7 @@ async fn clean_database_deletes_garbage_and_keeps_what_is_live() {
         )
         .await
         .unwrap();
-    exec(
-        &e,
-        &format!(
-            ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('{}out')",
-            w.target_url
-        ),
-    )
-    .await;
+    w.create_target(&e).await;
     let create_export = ".create-or-alter continuous-export E to table X <| SELECT id, s FROM T";
     exec(&e, create_export).await;
     db.ingest("T", vec![id_batch(&[3])]).await.unwrap();
@@ -367,14 +372,7 @@ async fn vacuum_rounds(seed: u64) {
         })));
     }
     exec(&e, ".create table T (id:long, s:string)").await;
-    exec(
-        &e,
-        &format!(
-            ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('{}out')",
-            w.target_url
-        ),
-    )
-    .await;
+    w.create_target(&e).await;
     exec(
         &e,
         ".create-or-alter continuous-export E to table X <| SELECT id, s FROM T",
