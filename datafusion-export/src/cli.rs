@@ -228,7 +228,7 @@ fn spawn_cleaner(engine: Engine, schedule: CleanSchedule) -> Option<tokio::task:
                     objects = report.deleted.len(),
                     bytes = report.bytes(),
                     "database cleaned: {}",
-                    crate::maintenance::summary(&report)
+                    crate::engine::commands::maintenance::summary(&report)
                 ),
                 Err(e) => tracing::warn!(
                     error = %crate::command::scrub_secrets(&e.to_string()),

@@ -40,6 +40,22 @@ impl From<datafusion::arrow::error::ArrowError> for ExportError {
 }
 
 impl ExportError {
+    /// The error with `secrets` and well-known URL secrets (SAS tokens, keys in
+    /// query strings) removed from its message.
+    pub fn scrubbed(self, secrets: &[String]) -> Self {
+        let message = self.to_string();
+        let mut scrubbed = message.clone();
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            scrubbed = scrubbed.replace(secret.as_str(), "*****");
+        }
+        let scrubbed = datafusion_export_tables::scrub_secrets(&scrubbed);
+        if scrubbed == message {
+            self
+        } else {
+            ExportError::Invalid(scrubbed)
+        }
+    }
+
     /// A property error.
     pub fn property(name: &str, reason: impl Into<String>) -> Self {
         ExportError::Property {

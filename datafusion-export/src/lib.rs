@@ -6,27 +6,28 @@
 //! with `cursor_after`, `cursor_before_or_at`, `cursor_current` and
 //! `ingestion_time`.
 //!
-//! Where each command lives: [`command`] parses, [`engine`] dispatches,
-//! [`table_commands`] and [`ingest_commands`] execute; commits happen in
+//! Layers, each using only those before it (see ARCHITECTURE.md): [`command`] parses
+//! text into commands; [`export`] plans and writes exports (the node, the sink,
+//! writers, targets, Delta); [`continuous`] runs continuous exports; [`engine`] holds
+//! the session and dispatches each command to its family's handler in
+//! [`engine::commands`]; [`cli`] is the `dfexport` surface. Commits happen in
 //! `datafusion_export_tables`.
 
 pub mod catalog_objects;
 pub mod cli;
 pub mod command;
 pub mod continuous;
-pub mod continuous_commands;
 pub mod engine;
 pub mod error;
 pub mod export;
-pub mod export_commands;
-pub mod ingest_commands;
 pub mod kusto_types;
-pub mod maintenance;
 pub mod output;
 pub mod results;
-pub mod table_commands;
 
 pub use datafusion_export_tables as tables;
 pub use datafusion_export_udfs as udfs;
 pub use engine::Engine;
 pub use error::{ExportError, Result};
+
+#[cfg(test)]
+mod layering;

@@ -8,6 +8,7 @@ mod concurrency;
 mod conformance;
 mod continuous;
 mod cursors;
+mod explain;
 mod export;
 mod faults;
 mod fuzz;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
-use datafusion_export::maintenance;
 use datafusion_export::tables::{Clock, Database, DatabaseOptions, ManualClock};
 use datafusion_export::Engine;
 use datafusion_export_integration_tests::clocked_store::ClockedStore;
@@ -394,7 +393,7 @@ async fn vacuum_rounds(seed: u64) {
             slow.database().ingest("T", vec![id_batch(&batch_c)]),
             async {
                 extent_written.notified().await;
-                let cleaned = maintenance::clean(e.database(), Duration::from_secs(3600)).await;
+                let cleaned = e.clean_database(Duration::from_secs(3600)).await;
                 vacuumed.notify_one();
                 cleaned
             }
@@ -423,7 +422,7 @@ async fn vacuum_rounds(seed: u64) {
             },
             e.execute_collect(".run continuous-export E"),
             other.execute_collect("SELECT id FROM T"),
-            maintenance::clean(e.database(), Duration::from_secs(3600)),
+            e.clean_database(Duration::from_secs(3600)),
         );
         a.unwrap();
         b.unwrap();
@@ -439,9 +438,7 @@ async fn vacuum_rounds(seed: u64) {
             .advance(chrono::Duration::minutes(rng.random_range(0..180)));
     }
     exec(&e, ".run continuous-export E").await;
-    maintenance::clean(e.database(), Duration::from_secs(3600))
-        .await
-        .unwrap();
+    e.clean_database(Duration::from_secs(3600)).await.unwrap();
     committed.sort();
     let fresh = w.open().await;
     assert_eq!(

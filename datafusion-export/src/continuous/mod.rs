@@ -5,11 +5,87 @@ pub mod definition;
 pub mod run;
 pub mod scheduler;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use datafusion::execution::context::SessionContext;
+use datafusion_export_tables::Database;
+use datafusion_export_udfs::CursorRange;
+
 use crate::error::{ExportError, Result};
+use crate::export::external_table::ExternalTableFunction;
+use crate::export::progress::ExportProgress;
+
+/// What continuous-export runs need from the process that runs them: the database, a
+/// base session (its runtime holds the registered object stores), progress counters,
+/// and which runs are in flight. [`crate::Engine`] hands one out; this layer never
+/// sees the engine or a command module.
+#[derive(Clone)]
+pub struct Exporter {
+    db: Database,
+    ctx: SessionContext,
+    state: ContinuousState,
+    progress: Arc<ExportProgress>,
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("db", &self.db.root())
+            .finish()
+    }
+}
+
+impl Exporter {
+    /// Runs of `db`'s exports, planned in sessions that share `ctx`'s runtime.
+    pub fn new(
+        db: Database,
+        ctx: SessionContext,
+        state: ContinuousState,
+        progress: Arc<ExportProgress>,
+    ) -> Self {
+        Self {
+            db,
+            ctx,
+            state,
+            progress,
+        }
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The base session.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Settings and runs in flight.
+    pub fn continuous_state(&self) -> &ContinuousState {
+        &self.state
+    }
+
+    /// Totals of what exports have written so far.
+    pub fn progress(&self) -> Arc<ExportProgress> {
+        Arc::clone(&self.progress)
+    }
+
+    /// A new session in which the tables named in `scopes` are read only in their
+    /// cursor range (how runs scope fact tables), sharing the base session's runtime.
+    pub fn scoped_context(&self, scopes: HashMap<String, CursorRange>) -> SessionContext {
+        let ctx = self
+            .db
+            .scoped_session_context(scopes, Some(self.ctx.runtime_env()));
+        ctx.register_udtf(
+            "external_table",
+            Arc::new(ExternalTableFunction::new(self.db.clone())),
+        );
+        ctx
+    }
+}
 
 /// Engine-wide continuous-export settings.
 #[derive(Debug, Clone, PartialEq)]

@@ -22,12 +22,12 @@ use crate::command::ExternalTableKind;
 use crate::continuous::definition::{
     self, put_action, run_action, ContinuousExport, Failure, RunArtifact, RunRecord, MAX_FAILURES,
 };
-use crate::engine::Engine;
+use crate::continuous::Exporter;
 use crate::error::{ExportError, Result};
 use crate::export::attempts::{self, ExportAttempt};
 use crate::export::delta::{DeltaTarget, DeltaTxn};
 use crate::export::external_table;
-use crate::export_commands::{
+use crate::export::to_table::{
     conform_frame, delete_artifacts, delete_attempt_files, export_to_table,
 };
 
@@ -129,17 +129,17 @@ pub fn pick_end(db: &Database, facts: &[String], after: u64, cutoff: Option<Date
 }
 
 /// Runs `name` once, now, as the scheduler would; records a failure if it fails.
-pub async fn run_once(engine: &Engine, name: &str) -> Result<RunOutcome> {
-    let db = engine.database();
+pub async fn run_once(exporter: &Exporter, name: &str) -> Result<RunOutcome> {
+    let db = exporter.database();
     let now = db.options().clock.now();
     let export = definition::load(db, name).await?;
-    let _running = engine.continuous_state().start_running(name)?;
-    match attempt(engine, &export, now).await {
+    let _running = exporter.continuous_state().start_running(name)?;
+    match attempt(exporter, &export, now).await {
         Ok(outcome) => Ok(outcome),
         Err(failure) => {
-            let error = crate::engine::scrub_error(failure.error);
+            let error = failure.error.scrubbed(&[]);
             let details = error.to_string();
-            if let Err(e) = record_failure(engine, name, now, &details, failure.permanent).await {
+            if let Err(e) = record_failure(exporter, name, now, &details, failure.permanent).await {
                 log::warn!("continuous export {name}: failure not recorded: {e}");
             }
             Err(error)
@@ -148,11 +148,11 @@ pub async fn run_once(engine: &Engine, name: &str) -> Result<RunOutcome> {
 }
 
 async fn attempt(
-    engine: &Engine,
+    exporter: &Exporter,
     export: &ContinuousExport,
     now: DateTime<Utc>,
 ) -> std::result::Result<RunOutcome, RunError> {
-    let db = engine.database();
+    let db = exporter.database();
     db.refresh().await?;
     let from = export.export_cursor;
     // A latency longer than the calendar goes back means nothing is old enough yet.
@@ -188,7 +188,7 @@ async fn attempt(
         let target = DeltaTarget::new_in(
             url.expose(),
             external_table::storage_map(&db.options().storage_options),
-            Some(engine.context().runtime_env().as_ref()),
+            Some(exporter.context().runtime_env().as_ref()),
         )?;
         if let Some(version) = target.app_transaction_version(&app_id).await? {
             let landed = u64::try_from(version).unwrap_or(0);
@@ -236,7 +236,7 @@ async fn attempt(
             )
         })
         .collect();
-    let ctx = engine.scoped_context(scopes);
+    let ctx = exporter.scoped_context(scopes);
     let frame = ctx.sql(&export.query).await?;
     let frame = conform_frame(frame, &table).map_err(RunError::permanent)?;
     // The transaction's version is the run's end cursor: it grows run after run, as
@@ -275,7 +275,7 @@ async fn attempt(
         &export.export_properties,
         txn,
         attempt.attempt,
-        engine.progress(),
+        exporter.progress(),
     )
     .await;
     let artifacts = match written {
@@ -313,7 +313,7 @@ async fn attempt(
         }
         return Err(e.into());
     }
-    if let Err(e) = clean_stale_attempts(engine, &export.name).await {
+    if let Err(e) = clean_stale_attempts(exporter, &export.name).await {
         log::warn!(
             "continuous export {}: files of failed attempts not deleted yet: {e}",
             export.name
@@ -411,8 +411,8 @@ async fn forget_attempts(db: &Database, name: &str, ids: &[Uuid]) {
 /// from a cursor the export has moved past, or belong to a dropped export of the same
 /// name), then their records. Runs after a committed run; only attempts that left a
 /// record (killed, or whose cleanup failed) have anything to delete.
-async fn clean_stale_attempts(engine: &Engine, name: &str) -> Result<()> {
-    let db = engine.database();
+async fn clean_stale_attempts(exporter: &Exporter, name: &str) -> Result<()> {
+    let db = exporter.database();
     let (stale, current) = {
         let state = db.state();
         let current = definition::from_state(&state, name)?;
@@ -425,7 +425,7 @@ async fn clean_stale_attempts(engine: &Engine, name: &str) -> Result<()> {
     if stale.is_empty() {
         return Ok(());
     }
-    let task = engine.context().task_ctx();
+    let task = exporter.context().task_ctx();
     // One listing per table, whatever the number of attempts.
     let mut by_table: HashMap<&str, Vec<Uuid>> = HashMap::new();
     for attempt in &stale {
@@ -457,17 +457,17 @@ fn same_output(a: &ContinuousExport, b: &ContinuousExport) -> bool {
 }
 
 async fn record_failure(
-    engine: &Engine,
+    exporter: &Exporter,
     name: &str,
     now: DateTime<Utc>,
     details: &str,
     permanent: bool,
 ) -> Result<()> {
-    let window = engine
+    let window = exporter
         .continuous_state()
         .settings()
         .permanent_failure_window;
-    engine
+    exporter
         .database()
         .commit(|state| {
             let mut export = definition::from_state(state, name)

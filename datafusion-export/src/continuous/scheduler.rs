@@ -11,7 +11,7 @@ use futures::{FutureExt, StreamExt};
 
 use crate::continuous::definition::{self, ContinuousExport};
 use crate::continuous::run::{run_once, RunOutcome};
-use crate::engine::Engine;
+use crate::continuous::Exporter;
 use crate::error::{ExportError, Result};
 
 /// The longest wait between ticks while the database cannot be read.
@@ -20,15 +20,16 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Runs due continuous exports; see the module docs.
 #[derive(Debug)]
 pub struct Scheduler {
-    engine: Engine,
+    exporter: Exporter,
     last_attempt: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 impl Scheduler {
-    /// A scheduler for `engine`'s database, using its clock and settings.
-    pub fn new(engine: Engine) -> Self {
+    /// A scheduler for `exporter`'s database (an [`crate::Engine`] converts), using
+    /// its clock and settings.
+    pub fn new(exporter: impl Into<Exporter>) -> Self {
         Self {
-            engine,
+            exporter: exporter.into(),
             last_attempt: Mutex::new(HashMap::new()),
         }
     }
@@ -64,7 +65,7 @@ impl Scheduler {
 
     /// [`Scheduler::tick`], with how long each run took.
     pub async fn tick_timed(&self) -> Result<Vec<(String, Result<RunOutcome>, Duration)>> {
-        let db = self.engine.database();
+        let db = self.exporter.database();
         let now = db.options().clock.now();
         db.refresh().await?;
         // One unreadable definition must not stop the others: it is reported as that
@@ -92,17 +93,17 @@ impl Scheduler {
             }
         }
         let limit = self
-            .engine
+            .exporter
             .continuous_state()
             .settings()
             .max_concurrent_exports
             .max(1);
-        let engine = &self.engine;
+        let exporter = &self.exporter;
         let results = futures::stream::iter(due)
             .map(|name| async move {
                 let began = std::time::Instant::now();
                 // A bug that panics in one run must not take the scheduler down.
-                let outcome = std::panic::AssertUnwindSafe(run_once(engine, &name))
+                let outcome = std::panic::AssertUnwindSafe(run_once(exporter, &name))
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|panic| {

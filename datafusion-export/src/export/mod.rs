@@ -3,6 +3,7 @@
 pub mod attempts;
 pub mod delta;
 pub mod external_table;
+pub mod node;
 pub mod operations;
 pub mod options;
 pub mod partition;
@@ -11,4 +12,5 @@ pub mod planner;
 pub mod progress;
 pub mod sink_exec;
 pub mod target;
+pub mod to_table;
 pub mod writer;

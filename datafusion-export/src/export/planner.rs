@@ -1,17 +1,108 @@
-//! Planning an export: the query's physical plan, shaped to the requested number of
-//! writers, under an [`ExportExec`].
+//! Planning an export as DataFusion plans `COPY TO`: the query's logical plan under an
+//! [`ExportNode`], planned by [`ExportPlanner`] (an `ExtensionPlanner`) into the
+//! query's physical plan, shaped to the requested number of writers, under an
+//! [`ExportExec`].
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+use datafusion::common::Result as DfResult;
 use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::QueryPlanner;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::{collect, ExecutionPlan, ExecutionPlanProperties, Partitioning};
+use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
 use crate::error::Result;
+use crate::export::node::ExportNode;
 use crate::export::options::Distribution;
 use crate::export::sink_exec::{Artifact, ExportExec, ExportSpec};
+
+/// Plans an [`ExportNode`] into an [`ExportExec`] over its input's physical plan,
+/// with one input partition per writer.
+#[derive(Debug, Default)]
+pub struct ExportPlanner;
+
+#[async_trait]
+impl ExtensionPlanner for ExportPlanner {
+    async fn plan_extension(
+        &self,
+        _planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        _logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        session: &dyn datafusion::catalog::Session,
+        _planning_ctx: &datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext,
+    ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(export) = node.as_any().downcast_ref::<ExportNode>() else {
+            return Ok(None);
+        };
+        let [query] = physical_inputs else {
+            return Err(datafusion::error::DataFusionError::Internal(
+                "Export takes one input".into(),
+            ));
+        };
+        let target_partitions = session.config().target_partitions();
+        let input = shape_for_writers(Arc::clone(query), export.distribution, target_partitions)?;
+        Ok(Some(Arc::new(ExportExec::new(
+            input,
+            Arc::clone(&export.spec),
+        ))))
+    }
+}
+
+/// A query planner that knows [`ExportNode`] (and everything DataFusion plans).
+#[derive(Debug, Default)]
+pub struct ExportQueryPlanner;
+
+#[async_trait]
+impl QueryPlanner for ExportQueryPlanner {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session: &dyn datafusion::catalog::Session,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(ExportPlanner)])
+            .create_physical_plan(logical_plan, session)
+            .await
+    }
+}
+
+/// `frame`'s query under an [`ExportNode`], in a session whose planner knows it.
+pub fn export_frame(
+    frame: DataFrame,
+    spec: Arc<ExportSpec>,
+    distribution: Distribution,
+) -> DataFrame {
+    let (state, plan) = frame.into_parts();
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_query_planner(Arc::new(ExportQueryPlanner))
+        .build();
+    DataFrame::new(state, ExportNode::plan(plan, spec, distribution))
+}
+
+fn shape_for_writers(
+    query: Arc<dyn ExecutionPlan>,
+    distribution: Distribution,
+    target_partitions: usize,
+) -> DfResult<Arc<dyn ExecutionPlan>> {
+    let partitions = query.output_partitioning().partition_count();
+    let writers = writer_count(distribution, partitions, target_partitions);
+    Ok(if writers == partitions {
+        query
+    } else if writers == 1 {
+        Arc::new(CoalescePartitionsExec::new(query))
+    } else {
+        Arc::new(RepartitionExec::try_new(
+            query,
+            Partitioning::RoundRobinBatch(writers),
+        )?)
+    })
+}
 
 /// How many writers a distribution asks for, given the query's partitions and the
 /// session's target partitions (one per core by default).
@@ -27,28 +118,16 @@ pub fn writer_count(
     }
 }
 
-/// The export plan of `frame`: `ExportExec` over the query with one input partition
-/// per writer.
+/// The export plan of `frame`: its query under an [`ExportNode`], planned into an
+/// `ExportExec` over the query with one input partition per writer.
 pub async fn plan_export(
     frame: DataFrame,
     spec: Arc<ExportSpec>,
     distribution: Distribution,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let target_partitions = frame.task_ctx().session_config().target_partitions();
-    let query = frame.create_physical_plan().await?;
-    let partitions = query.output_partitioning().partition_count();
-    let writers = writer_count(distribution, partitions, target_partitions);
-    let input: Arc<dyn ExecutionPlan> = if writers == partitions {
-        query
-    } else if writers == 1 {
-        Arc::new(CoalescePartitionsExec::new(query))
-    } else {
-        Arc::new(RepartitionExec::try_new(
-            query,
-            Partitioning::RoundRobinBatch(writers),
-        )?)
-    };
-    Ok(Arc::new(ExportExec::new(input, spec)))
+    Ok(export_frame(frame, spec, distribution)
+        .create_physical_plan()
+        .await?)
 }
 
 /// Runs an export plan of `spec` to completion and returns the artifacts it wrote. If

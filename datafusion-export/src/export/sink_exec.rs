@@ -222,8 +222,21 @@ impl ExecutionPlan for ExportExec {
         Ok(TreeNodeRecursion::Continue)
     }
 
+    // The physical optimizer re-decides partitioning under the sink (it removes and
+    // re-adds repartitions), so the writer count is stated as what the sink needs:
+    // one partition for `single`, the query's own for `per_shard`, and for `per_node`
+    // as many as the session's target partitions.
+    fn required_input_distribution(&self) -> Vec<datafusion::physical_plan::Distribution> {
+        match self.spec.options.distribution {
+            crate::export::options::Distribution::Single => {
+                vec![datafusion::physical_plan::Distribution::SinglePartition]
+            }
+            _ => vec![datafusion::physical_plan::Distribution::UnspecifiedDistribution],
+        }
+    }
+
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
-        vec![false]
+        vec![self.spec.options.distribution == crate::export::options::Distribution::PerNode]
     }
 
     fn with_new_children(

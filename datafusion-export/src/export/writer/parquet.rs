@@ -412,3 +412,205 @@ impl ArtifactWriter for ParquetWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int32Array, Int64Array, ListArray, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use datafusion::parquet::basic::Compression as ParquetCompression;
+    use object_store::memory::InMemory;
+    use object_store::path::Path;
+
+    use super::super::super::options::Compression;
+    use super::super::open_writer;
+    use super::super::test_fixtures::*;
+    use super::*;
+    use crate::command::DataFormat;
+
+    #[tokio::test]
+    async fn parquet_round_trip_with_every_codec() {
+        let batches = vec![sample(0, 1000), sample(1000, 0), sample(1000, 234)];
+        let original = concat(&batches);
+        for (compression, codec) in [
+            (Compression::Snappy, ParquetCompression::SNAPPY),
+            (Compression::None, ParquetCompression::UNCOMPRESSED),
+            (
+                Compression::Gzip,
+                ParquetCompression::GZIP(Default::default()),
+            ),
+            (
+                Compression::Zstd,
+                ParquetCompression::ZSTD(Default::default()),
+            ),
+        ] {
+            let s = settings(DataFormat::Parquet, compression);
+            let (data, uncompressed, rows, size) =
+                write_artifact(&s, sample_schema(), &batches).await;
+            assert_eq!(size, data.len() as u64);
+            assert_eq!(rows, 1234);
+            let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)).unwrap();
+            let metadata = builder.metadata().clone();
+            assert_eq!(metadata.num_row_groups(), 1);
+            let row_group = metadata.row_group(0);
+            // Before the first flush: the Arrow size of the rows.
+            let arrow_size: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
+            assert!(
+                uncompressed > 0 && uncompressed <= arrow_size as u64,
+                "{uncompressed}"
+            );
+            for column in row_group.columns() {
+                assert_eq!(column.compression(), codec, "{compression}");
+            }
+            assert_eq!(builder.schema(), &sample_schema());
+            assert_eq!(read_all(builder), original, "{compression}");
+        }
+    }
+
+    #[tokio::test]
+    async fn parquet_unique_columns_have_no_dictionary() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("region", DataType::Utf8, false),
+        ]));
+        let batches: Vec<RecordBatch> = (0..3)
+            .map(|b| {
+                let ids = b * 4096..(b + 1) * 4096;
+                RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    vec![
+                        Arc::new(Int64Array::from_iter_values(ids.clone())),
+                        Arc::new(StringArray::from_iter_values(
+                            ids.map(|i| ["eu", "us"][(i % 2) as usize]),
+                        )),
+                    ],
+                )
+                .unwrap()
+            })
+            .collect();
+        let mut s = settings(DataFormat::Parquet, Compression::Snappy);
+        s.parquet_row_group_size = 5000;
+        let (data, _, rows, _) = write_artifact(&s, Arc::clone(&schema), &batches).await;
+        assert_eq!(rows, 3 * 4096);
+        let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)).unwrap();
+        assert_eq!(builder.metadata().num_row_groups(), 3);
+        assert_eq!(dictionary_columns(&builder), vec![vec![false, true]; 3]);
+        assert_eq!(read_all(builder), concat(&batches));
+
+        // A partition's artifact receiving a few rows per batch is judged on
+        // its first rows together, not on its first (too small) batch.
+        let small: Vec<RecordBatch> = (0..30).map(|i| batches[0].slice(i * 100, 100)).collect();
+        s.parquet_row_group_size = 1000;
+        let store = Arc::new(InMemory::new());
+        let path = Path::from("small.parquet");
+        let mut writer = open_writer(store.clone(), path.clone(), Arc::clone(&schema), &s).unwrap();
+        writer.write(&small[0]).await.unwrap();
+        assert_eq!(writer.rows(), 100);
+        assert!(writer.uncompressed_bytes() >= 800);
+        for batch in &small[1..] {
+            writer.write(batch).await.unwrap();
+        }
+        writer.finish().await.unwrap();
+        let data = get(&store, &path).await;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)).unwrap();
+        assert_eq!(dictionary_columns(&builder), vec![vec![false, true]; 3]);
+        assert_eq!(read_all(builder), concat(&small));
+    }
+
+    /// Per row group, whether each column chunk has a dictionary page.
+    fn dictionary_columns(builder: &ParquetRecordBatchReaderBuilder<Bytes>) -> Vec<Vec<bool>> {
+        builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|row_group| {
+                row_group
+                    .columns()
+                    .iter()
+                    .map(|c| c.dictionary_page_offset().is_some())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+    async fn parquet_row_group_size_is_honoured() {
+        let mut s = settings(DataFormat::Parquet, Compression::Snappy);
+        s.parquet_row_group_size = 300;
+        let batches: Vec<RecordBatch> = (0..8).map(|i| sample(i * 128, 128)).collect();
+        let store = Arc::new(InMemory::new());
+        let path = Path::from("rg.parquet");
+        let mut writer = open_writer(store.clone(), path.clone(), sample_schema(), &s).unwrap();
+        let mut reported = Vec::new();
+        for batch in &batches {
+            writer.write(batch).await.unwrap();
+            reported.push(writer.uncompressed_bytes());
+        }
+        assert_eq!(writer.rows(), 1024);
+        let before_finish = writer.uncompressed_bytes();
+        writer.finish().await.unwrap();
+        let data = get(&store, &path).await;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)).unwrap();
+        let flushed: Vec<u64> = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| rg.total_byte_size() as u64)
+            .collect();
+        // After 3 batches (384 rows) the first row group (300 rows) is flushed.
+        assert!(reported[2] > flushed[0], "{reported:?} {flushed:?}");
+        assert!(reported.iter().all(|r| *r > 0));
+        let total: u64 = flushed.iter().sum();
+        let error = before_finish.abs_diff(total) as f64 / total as f64;
+        assert!(error < 0.5, "estimate {before_finish} vs {total}");
+        let sizes: Vec<i64> = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| rg.num_rows())
+            .collect();
+        assert_eq!(sizes, vec![300, 300, 300, 124]);
+        assert_eq!(read_all(builder), concat(&batches));
+    }
+
+    #[tokio::test]
+    async fn parquet_nested_columns_and_empty_file() {
+        let list = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1), Some(2)]),
+            None,
+            Some(vec![]),
+            Some(vec![None, Some(3)]),
+        ]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int32, false),
+            Field::new("l", list.data_type().clone(), true),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int32Array::from(vec![1, 2, 3, 4])),
+                Arc::new(list),
+                Arc::new(StringArray::from(vec![
+                    Some("a"),
+                    None,
+                    Some("c"),
+                    Some("d"),
+                ])),
+            ],
+        )
+        .unwrap();
+        let s = settings(DataFormat::Parquet, Compression::Zstd);
+        let (data, _, _, _) =
+            write_artifact(&s, Arc::clone(&schema), std::slice::from_ref(&batch)).await;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)).unwrap();
+        assert_eq!(read_all(builder), batch);
+
+        let (data, uncompressed, rows, size) = write_artifact(&s, Arc::clone(&schema), &[]).await;
+        assert_eq!((uncompressed, rows), (0, 0));
+        assert_eq!(size, data.len() as u64);
+        let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)).unwrap();
+        assert_eq!(builder.metadata().num_row_groups(), 0);
+        assert_eq!(builder.schema(), &schema);
+    }
+}

@@ -16,10 +16,10 @@ use crate::continuous::definition::{
     self, put_action, ContinuousExport, ContinuousProperties, RunPage, RUN_KIND,
 };
 use crate::continuous::run::run_once;
-use crate::engine::Engine;
+use crate::engine::session::Engine;
 use crate::error::{ExportError, Result};
 use crate::export::external_table;
-use crate::export_commands::conform_frame;
+use crate::export::to_table::conform_frame;
 use crate::results::ResultBuilder;
 
 /// Runs a continuous-export command.
@@ -54,7 +54,7 @@ pub async fn execute(engine: &Engine, command: Command) -> Result<RecordBatch> {
                     "continuous export '{name}' is disabled; `.enable continuous-export {name}` first"
                 )));
             }
-            let outcome = run_once(engine, &name).await?;
+            let outcome = run_once(&engine.exporter(), &name).await?;
             ResultBuilder::new()
                 .strings("Name", [Some(outcome.name.as_str())])
                 .longs("Run", [outcome.run.map(|r| r as i64)])

@@ -9,7 +9,7 @@ use datafusion::logical_expr::{CreateMemoryTable, LogicalPlan};
 use datafusion_export_tables::{Database, TablesError};
 
 use crate::command::ColumnDef;
-use crate::engine::Engine;
+use crate::engine::session::Engine;
 use crate::error::{ExportError, Result};
 use crate::kusto_types::{arrow_type, kusto_name};
 use crate::results::ResultBuilder;
