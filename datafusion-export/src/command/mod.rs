@@ -31,8 +31,12 @@ mod error;
 mod lexer;
 pub mod parser;
 pub mod script;
+mod secret;
+mod timespan;
 
 pub use ast::*;
 pub use error::ParseError;
 pub use parser::parse_command;
 pub use script::split_statements;
+pub use secret::*;
+pub use timespan::*;
