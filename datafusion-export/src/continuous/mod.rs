@@ -83,7 +83,7 @@ impl Exporter {
             "external_table",
             Arc::new(ExternalTableFunction::new(self.db.clone())),
         );
-        ctx
+        crate::export::planner::with_export_planner(ctx)
     }
 }
 

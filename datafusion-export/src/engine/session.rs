@@ -74,6 +74,7 @@ impl Engine {
             "external_table",
             Arc::new(ExternalTableFunction::new(db.clone())),
         );
+        let ctx = crate::export::planner::with_export_planner(ctx);
         let operations = Operations::new(db.clone());
         Self {
             db,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::common::Result as DfResult;
 use datafusion::dataframe::DataFrame;
-use datafusion::execution::context::QueryPlanner;
+use datafusion::execution::context::{QueryPlanner, SessionContext, SessionState};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
@@ -72,16 +72,37 @@ impl QueryPlanner for ExportQueryPlanner {
     }
 }
 
-/// `frame`'s query under an [`ExportNode`], in a session whose planner knows it.
+/// `ctx` with [`ExportQueryPlanner`] as its query planner, so that exports planned in
+/// it (and `EXPLAIN` of them) need no session of their own.
+pub fn with_export_planner(ctx: SessionContext) -> SessionContext {
+    if knows_exports(&ctx.state()) {
+        return ctx;
+    }
+    let state = SessionStateBuilder::new_from_existing(ctx.state())
+        .with_query_planner(Arc::new(ExportQueryPlanner))
+        .build();
+    SessionContext::new_with_state(state)
+}
+
+fn knows_exports(state: &SessionState) -> bool {
+    state.query_planner().as_ref().type_id() == std::any::TypeId::of::<ExportQueryPlanner>()
+}
+
+/// `frame`'s query under an [`ExportNode`], in a session whose planner knows it (the
+/// frame's own when it was made by [`with_export_planner`], else a copy of it).
 pub fn export_frame(
     frame: DataFrame,
     spec: Arc<ExportSpec>,
     distribution: Distribution,
 ) -> DataFrame {
     let (state, plan) = frame.into_parts();
-    let state = SessionStateBuilder::new_from_existing(state)
-        .with_query_planner(Arc::new(ExportQueryPlanner))
-        .build();
+    let state = if knows_exports(&state) {
+        state
+    } else {
+        SessionStateBuilder::new_from_existing(state)
+            .with_query_planner(Arc::new(ExportQueryPlanner))
+            .build()
+    };
     DataFrame::new(state, ExportNode::plan(plan, spec, distribution))
 }
 
@@ -143,5 +164,19 @@ pub async fn run_export(
             spec.delete_written().await;
             Err(e.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_export_planner_is_installed_once() {
+        let plain = SessionContext::new();
+        assert!(!knows_exports(&plain.state()));
+        let ctx = with_export_planner(plain);
+        assert!(knows_exports(&ctx.state()));
+        assert!(knows_exports(&with_export_planner(ctx).state()));
     }
 }
