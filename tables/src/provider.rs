@@ -21,9 +21,19 @@ use datafusion_export_udfs::{
 };
 use uuid::Uuid;
 
+use datafusion::datasource::physical_plan::ParquetSource;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::union::UnionExec;
+
 use crate::database::Database;
 use crate::insert_sink::IngestSink;
 use crate::log::state::Extent;
+use crate::merge::{merged_schema, CURSOR_COLUMN};
 use crate::scan_exec::{ExtentScanExec, ScanScope};
 
 /// An ingestion-tracked table, possibly scoped to a cursor range.
@@ -143,6 +153,121 @@ impl CursorScopedTable for IngestionTable {
     }
 }
 
+impl IngestionTable {
+    /// Extents of one commit each: the ingestion time is a per-file constant.
+    async fn scan_plain(
+        &self,
+        state: &dyn Session,
+        extents: &[Extent],
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+        let partition_cols = if self.with_ingestion_time {
+            vec![Arc::new(Self::ingestion_time_field())]
+        } else {
+            vec![]
+        };
+        let table_schema = TableSchema::builder(Arc::clone(&self.columns))
+            .with_table_partition_cols(partition_cols)
+            .build();
+        let groups = Self::file_groups(
+            extents,
+            state.config().target_partitions(),
+            self.with_ingestion_time,
+        );
+        let config = FileScanConfigBuilder::new(
+            self.db.object_store_url().clone(),
+            format.file_source(table_schema),
+        )
+        .with_file_groups(groups)
+        .with_projection_indices(projection.cloned())?
+        .with_limit(limit)
+        .build();
+        format.create_physical_plan(state, config).await
+    }
+
+    /// Merged extents: each row's cursor and ingestion time are in hidden columns.
+    /// Rows outside `range` (of an extent the range covers only partly) are filtered
+    /// out by cursor, the filter also pruning row groups and pages by statistics.
+    fn scan_merged(
+        &self,
+        state: &dyn Session,
+        extents: &[Extent],
+        range: &CursorRange,
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let columns = self.columns.fields().len();
+        let file_schema = merged_schema(&self.columns);
+        let (cursor, time) = (columns, columns + 1);
+        let wanted: Vec<usize> = projection
+            .cloned()
+            .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let to_file = |i: usize| if i < columns { i } else { time };
+        let filtered = !extents.iter().all(|e| e.within(range));
+        let mut read: Vec<usize> = wanted.iter().map(|i| to_file(*i)).collect();
+        if filtered {
+            read.push(cursor);
+        }
+        read.sort_unstable();
+        read.dedup();
+        // The cursor filter below is pushed into this source by the optimizer, where
+        // row-group statistics and the page index skip what it excludes.
+        let source = ParquetSource::new(TableSchema::builder(Arc::clone(&file_schema)).build())
+            .with_table_parquet_options(state.table_options().parquet.clone())
+            .with_enable_page_index(true);
+        let config =
+            FileScanConfigBuilder::new(self.db.object_store_url().clone(), Arc::new(source))
+                .with_file_groups(Self::file_groups(
+                    extents,
+                    state.config().target_partitions(),
+                    false,
+                ))
+                .with_projection_indices(Some(read))?
+                .with_limit(if filtered { None } else { limit })
+                .build();
+        let mut plan: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
+        if filtered {
+            let predicate = cursor_predicate(&plan.schema(), range)?;
+            plan = Arc::new(FilterExec::try_new(predicate, plan)?);
+        }
+        let out = plan.schema();
+        let exprs = wanted
+            .iter()
+            .map(|i| {
+                let stored = file_schema.field(to_file(*i)).name();
+                let column: Arc<dyn PhysicalExpr> =
+                    Arc::new(Column::new(stored, out.index_of(stored)?));
+                Ok((column, self.schema.field(*i).name().clone()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Arc::new(ProjectionExec::try_new(exprs, plan)?))
+    }
+}
+
+/// `__dfx_cursor > after AND __dfx_cursor <= at_or_before`, over `schema`.
+fn cursor_predicate(schema: &Schema, range: &CursorRange) -> Result<Arc<dyn PhysicalExpr>> {
+    let column: Arc<dyn PhysicalExpr> =
+        Arc::new(Column::new(CURSOR_COLUMN, schema.index_of(CURSOR_COLUMN)?));
+    let bound =
+        |v: u64| -> Arc<dyn PhysicalExpr> { Arc::new(Literal::new(ScalarValue::UInt64(Some(v)))) };
+    let mut predicate: Arc<dyn PhysicalExpr> = Arc::new(BinaryExpr::new(
+        Arc::clone(&column),
+        Operator::Gt,
+        bound(range.after.sequence()),
+    ));
+    if let Some(hi) = range.at_or_before {
+        let upper = Arc::new(BinaryExpr::new(
+            column,
+            Operator::LtEq,
+            bound(hi.sequence()),
+        ));
+        predicate = Arc::new(BinaryExpr::new(predicate, Operator::And, upper));
+    }
+    Ok(predicate)
+}
+
 #[async_trait]
 impl TableProvider for IngestionTable {
     fn schema(&self) -> SchemaRef {
@@ -184,29 +309,16 @@ impl TableProvider for IngestionTable {
             runtime
                 .register_object_store(self.db.object_store_url().as_ref(), self.db.object_store());
         }
-        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-        let partition_cols = if self.with_ingestion_time {
-            vec![Arc::new(Self::ingestion_time_field())]
-        } else {
-            vec![]
-        };
-        let table_schema = TableSchema::builder(Arc::clone(&self.columns))
-            .with_table_partition_cols(partition_cols)
-            .build();
-        let groups = Self::file_groups(
-            &extents,
-            state.config().target_partitions(),
-            self.with_ingestion_time,
-        );
-        let config = FileScanConfigBuilder::new(
-            self.db.object_store_url().clone(),
-            format.file_source(table_schema),
-        )
-        .with_file_groups(groups)
-        .with_projection_indices(projection.cloned())?
-        .with_limit(limit)
-        .build();
-        let plan = format.create_physical_plan(state, config).await?;
+        let (plain, merged): (Vec<Extent>, Vec<Extent>) =
+            extents.into_iter().partition(|e| e.merged.is_none());
+        let mut plans = Vec::with_capacity(2);
+        if !plain.is_empty() {
+            plans.push(self.scan_plain(state, &plain, projection, limit).await?);
+        }
+        if !merged.is_empty() {
+            plans.push(self.scan_merged(state, &merged, &resolved, projection, limit)?);
+        }
+        let plan = UnionExec::try_new(plans)?;
         Ok(Arc::new(ExtentScanExec::new(plan, scope)))
     }
 

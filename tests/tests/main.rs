@@ -14,6 +14,7 @@ mod faults;
 mod fuzz;
 mod history;
 mod ingestion;
+mod merging;
 mod operations;
 mod orphans;
 mod overlap;

@@ -73,6 +73,16 @@ pub enum Action {
         /// The record.
         body: serde_json::Value,
     },
+    /// Replaces consecutive extents of a table by one merged extent holding all their
+    /// rows (each with its own cursor and ingestion time).
+    MergeExtents {
+        /// The table's id.
+        table_id: Uuid,
+        /// The extents merged, consecutive in the table's cursor order.
+        remove: Vec<Uuid>,
+        /// The merged extent.
+        add: crate::merge::MergedFile,
+    },
     /// Ends a record stream; the vacuum deletes its records once they are old enough.
     DropStream {
         /// The stream.

@@ -18,10 +18,44 @@ pub struct Extent {
     /// The file.
     #[serde(flatten)]
     pub file: ExtentFile,
-    /// The cursor of the commit that added it.
+    /// The cursor of the commit that added it (of a merged extent: its newest row's).
     pub cursor: u64,
-    /// The ingestion time of that commit.
+    /// The ingestion time of that commit (of a merged extent: its newest row's).
     pub ingestion_time: DateTime<Utc>,
+    /// For a merged extent, where its rows start; its rows carry their own cursor and
+    /// ingestion time in hidden columns (see [`crate::merge`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergedRange>,
+}
+
+/// The oldest row of a merged extent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedRange {
+    /// Its cursor.
+    pub min_cursor: u64,
+    /// Its ingestion time.
+    pub min_ingestion_time: DateTime<Utc>,
+}
+
+impl Extent {
+    /// The oldest cursor of its rows.
+    pub fn min_cursor(&self) -> u64 {
+        self.merged.map_or(self.cursor, |m| m.min_cursor)
+    }
+
+    /// The oldest ingestion time of its rows.
+    pub fn min_ingestion_time(&self) -> DateTime<Utc> {
+        self.merged
+            .map_or(self.ingestion_time, |m| m.min_ingestion_time)
+    }
+
+    /// Whether every row of it is in `range`.
+    pub fn within(&self, range: &CursorRange) -> bool {
+        self.min_cursor() > range.after.sequence()
+            && range
+                .at_or_before
+                .is_none_or(|hi| self.cursor <= hi.sequence())
+    }
 }
 
 /// A live table.
@@ -78,16 +112,83 @@ impl TableState {
         self.extent_ids.contains(&id)
     }
 
-    /// The extents whose cursor is in `range`, found by binary search.
+    /// The extents with rows whose cursor is in `range`, found by binary search (a
+    /// table's extents never overlap in cursor, merged ones included).
     pub fn extents_in(&self, range: &CursorRange) -> &[Extent] {
         let lo = self
             .extents
             .partition_point(|e| e.cursor <= range.after.sequence());
         let hi = match range.at_or_before {
-            Some(hi) => self.extents.partition_point(|e| e.cursor <= hi.sequence()),
+            Some(hi) => self
+                .extents
+                .partition_point(|e| e.min_cursor() <= hi.sequence()),
             None => self.extents.len(),
         };
         &self.extents[lo..hi.max(lo)]
+    }
+
+    /// Replaces the consecutive extents `remove` by `add`; returns their paths.
+    /// Refused if any is gone (dropped, or merged by another writer) or they are not
+    /// consecutive, or `add` does not span exactly their cursors.
+    fn replace_with_merged(
+        &mut self,
+        remove: &[Uuid],
+        add: &crate::merge::MergedFile,
+        version: u64,
+    ) -> Result<Vec<String>> {
+        let mut positions = Vec::with_capacity(remove.len());
+        for id in remove {
+            let position = self
+                .extents
+                .iter()
+                .position(|e| e.file.id == *id)
+                .ok_or_else(|| {
+                    TablesError::Conflict(format!(
+                        "extent {id} of table '{}' is gone (dropped, or merged by another \
+                         process); the merge is refused",
+                        self.name
+                    ))
+                })?;
+            positions.push(position);
+        }
+        positions.sort_unstable();
+        let (Some(&first), Some(&last)) = (positions.first(), positions.last()) else {
+            return Err(TablesError::Conflict("a merge removes no extent".into()));
+        };
+        if last - first + 1 != positions.len() || positions.windows(2).any(|w| w[0] == w[1]) {
+            return Err(TablesError::Conflict(format!(
+                "the extents merged in commit {version} are not consecutive in table '{}'",
+                self.name
+            )));
+        }
+        let sources = &self.extents[first..=last];
+        let min = sources.iter().map(|e| e.min_cursor()).min().unwrap_or(0);
+        let max = sources.iter().map(|e| e.cursor).max().unwrap_or(0);
+        let rows: u64 = sources.iter().map(|e| e.file.rows).sum();
+        if (min, max, rows) != (add.min_cursor, add.max_cursor, add.file.rows)
+            || self.has_extent(add.file.id)
+        {
+            return Err(TablesError::Conflict(format!(
+                "the merged extent of commit {version} does not hold exactly the rows of the \
+                 extents it replaces in table '{}'",
+                self.name
+            )));
+        }
+        let merged = Extent {
+            file: add.file.clone(),
+            cursor: add.max_cursor,
+            ingestion_time: add.max_ingestion_time,
+            merged: Some(MergedRange {
+                min_cursor: add.min_cursor,
+                min_ingestion_time: add.min_ingestion_time,
+            }),
+        };
+        let gone: Vec<Extent> = self.extents.splice(first..=last, [merged]).collect();
+        for e in &gone {
+            self.extent_ids.remove(&e.file.id);
+        }
+        self.extent_ids.insert(add.file.id);
+        Ok(gone.into_iter().map(|e| e.file.path).collect())
     }
 
     /// Total number of records.
@@ -244,7 +345,7 @@ impl DatabaseState {
                 Action::CreateTable { name, .. } | Action::DropTable { name, .. } => {
                     self.tables.get(name).map(|t| t.name.clone())
                 }
-                Action::AddExtents { table_id, .. } => {
+                Action::AddExtents { table_id, .. } | Action::MergeExtents { table_id, .. } => {
                     self.table_by_id(*table_id).map(|t| t.name.clone())
                 }
                 Action::PutObject { .. }
@@ -260,10 +361,13 @@ impl DatabaseState {
             };
             if let Some(name) = name {
                 let t = &self.tables[&name];
-                tables.insert(
-                    name,
-                    TableState::new(t.id, t.name.clone(), t.schema.clone()),
-                );
+                // A merge is checked against the extents it replaces.
+                let copy = if matches!(action, Action::MergeExtents { .. }) {
+                    t.clone()
+                } else {
+                    TableState::new(t.id, t.name.clone(), t.schema.clone())
+                };
+                tables.insert(name, copy);
             }
         }
         let mut objects: BTreeMap<String, BTreeMap<String, serde_json::Value>> = BTreeMap::new();
@@ -314,6 +418,27 @@ impl DatabaseState {
                     }
                     _ => return Err(TablesError::TableNotFound(name.clone())),
                 },
+                Action::MergeExtents {
+                    table_id,
+                    remove,
+                    add,
+                } => {
+                    let table = self
+                        .tables
+                        .values_mut()
+                        .find(|t| t.id == *table_id)
+                        .ok_or_else(|| {
+                            TablesError::Conflict(format!(
+                                "the table of the extents to merge (id {table_id}) was dropped"
+                            ))
+                        })?;
+                    let removed = table.replace_with_merged(remove, add, version)?;
+                    self.removed.push(Removed {
+                        version,
+                        time,
+                        paths: removed,
+                    });
+                }
                 Action::AppendRecord { stream, seq, .. } => {
                     validate_stream_name(stream)?;
                     let expected = self.streams.get(stream).map_or(1, |h| h.seq + 1);
@@ -376,6 +501,7 @@ impl DatabaseState {
                             file: file.clone(),
                             cursor: version,
                             ingestion_time: time,
+                            merged: None,
                         });
                     }
                 }

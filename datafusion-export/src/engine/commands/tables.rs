@@ -116,6 +116,24 @@ pub async fn show_extents(db: &Database, name: &str) -> Result<RecordBatch> {
             "SizeInBytes",
             extents.iter().map(|e| Some(e.file.size as i64)),
         )
+        // A merged extent holds rows of many commits: the range of their cursors and
+        // ingestion times (one commit's extent: both ends equal `Cursor`/`IngestionTime`).
+        .strings(
+            "MinCursor",
+            extents.iter().map(|e| Some(e.min_cursor().to_string())),
+        )
+        .strings(
+            "MaxCursor",
+            extents.iter().map(|e| Some(e.cursor.to_string())),
+        )
+        .times(
+            "MinIngestionTime",
+            extents.iter().map(|e| Some(e.min_ingestion_time())),
+        )
+        .times(
+            "MaxIngestionTime",
+            extents.iter().map(|e| Some(e.ingestion_time)),
+        )
         .build()
 }
 

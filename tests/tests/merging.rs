@@ -1,0 +1,246 @@
+//! Extent merging: a merged extent keeps every row's cursor and ingestion time, so
+//! cursor scopes, `ingestion_time()` and continuous export do not notice the merge;
+//! a merge whose sources are gone is refused.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use datafusion_export::tables::{Database, DatabaseOptions, ManualClock, TablesError};
+use datafusion_export::Engine;
+use datafusion_export_integration_tests::{i64_column, id_batch, rows_as_text, InstrumentedStore};
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::ObjectStore;
+use uuid::Uuid;
+
+async fn rows(e: &Engine, sql: &str) -> Vec<String> {
+    let mut rows = rows_as_text(&e.execute_collect(sql).await.unwrap());
+    rows.sort();
+    rows
+}
+
+/// Every answer that depends on cursors or ingestion times, for cursors 0..=last.
+async fn answers(e: &Engine, last: u64) -> Vec<Vec<String>> {
+    let mut out = vec![rows(e, "SELECT id, ingestion_time() AS t FROM T").await];
+    for after in 0..=last {
+        for at in after..=last {
+            out.push(
+                rows(
+                    e,
+                    &format!(
+                        "SELECT id, ingestion_time() AS t FROM T \
+                         WHERE cursor_after('{after}') AND cursor_before_or_at('{at}')"
+                    ),
+                )
+                .await,
+            );
+        }
+    }
+    out
+}
+
+fn extent_ids(db: &Database) -> Vec<Uuid> {
+    db.state()
+        .table("T")
+        .unwrap()
+        .extents
+        .iter()
+        .map(|e| e.file.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_extents_keep_every_rows_cursor_and_ingestion_time() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+    ));
+    let options = DatabaseOptions::default().with_clock(clock.clone());
+    let db = Database::open_store(Arc::clone(&store), "db", options.clone())
+        .await
+        .unwrap();
+    let e = Engine::new(db.clone());
+    e.execute_collect(".create table T (id:long, s:string)")
+        .await
+        .unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let url = url::Url::from_directory_path(target.path()).unwrap();
+    e.execute_collect(&format!(
+        ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('{url}x')"
+    ))
+    .await
+    .unwrap();
+    e.execute_collect(
+        ".create-or-alter continuous-export E over (T) to table X <| SELECT id, s FROM T",
+    )
+    .await
+    .unwrap();
+    // Six ingestions a minute apart: cursors 4..=9.
+    for n in 0..6i64 {
+        clock.advance(chrono::Duration::minutes(1));
+        db.ingest("T", vec![id_batch(&[2 * n, 2 * n + 1])])
+            .await
+            .unwrap();
+        if n == 2 {
+            e.execute_collect(".run continuous-export E").await.unwrap();
+        }
+    }
+    let last = db.current_cursor().sequence();
+    let before = answers(&e, last).await;
+
+    // The middle four become one extent.
+    let ids = extent_ids(&db);
+    let receipt = db.merge_extents("T", &ids[1..5]).await.unwrap();
+    assert_eq!(receipt.sources, ids[1..5].to_vec());
+    assert_eq!(extent_ids(&db).len(), 3);
+    assert_eq!(answers(&e, last).await, before, "after one merge");
+    let extents = rows(&e, ".show table T extents").await;
+    assert_eq!(extents.len(), 3, "{extents:?}");
+
+    // A partly covered merged extent is filtered by cursor; EXPLAIN shows it.
+    let plan = rows_as_text(
+        &e.execute_collect("EXPLAIN SELECT id FROM T WHERE cursor_after('6')")
+            .await
+            .unwrap(),
+    )
+    .join("\n");
+    assert!(plan.contains("FilterExec: __dfx_cursor@1 > 6"), "{plan}");
+    assert!(plan.contains("pruning_predicate=__dfx_cursor"), "{plan}");
+    assert!(plan.contains("extents=2 of 3"), "{plan}");
+
+    // Merging a merged extent with its neighbour keeps them too.
+    let ids = extent_ids(&db);
+    db.merge_extents("T", &ids[1..3]).await.unwrap();
+    assert_eq!(extent_ids(&db).len(), 2);
+    assert_eq!(
+        answers(&e, last).await,
+        before,
+        "after merging a merged extent"
+    );
+    let reopened = Engine::new(
+        Database::open_store(Arc::clone(&store), "db", options)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(answers(&reopened, last).await, before, "from a new handle");
+
+    // The continuous export goes on from its cursor: each row exported once.
+    e.execute_collect(".run continuous-export E").await.unwrap();
+    let mut exported = i64_column(
+        &e.execute_collect("SELECT id FROM external_table('X')")
+            .await
+            .unwrap(),
+        "id",
+    );
+    exported.sort();
+    assert_eq!(exported, (0..12).collect::<Vec<i64>>());
+}
+
+/// Runs `during` when `b` starts uploading its merged extent: what another process
+/// commits between a merge's read of its sources and its commit.
+fn before_upload(
+    store: &InstrumentedStore,
+    during: impl FnOnce() -> futures::future::BoxFuture<'static, ()> + Send + 'static,
+) {
+    let mut during = Some(during);
+    store.set_put_hook(Some(Box::new(move |path: &Path| {
+        if !path.as_ref().starts_with("extents/") {
+            return None;
+        }
+        let run = during.take()?;
+        Some(Box::pin(async move {
+            run().await;
+            Ok(())
+        }))
+    })));
+}
+
+async fn count(db: &Database) -> Vec<i64> {
+    i64_column(
+        &Engine::new(db.clone())
+            .execute_collect("SELECT count(*) AS id FROM T")
+            .await
+            .unwrap(),
+        "id",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_whose_sources_are_gone_is_refused() {
+    let shared: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let a = Database::open_store(Arc::clone(&shared), "db", Default::default())
+        .await
+        .unwrap();
+    let watched = InstrumentedStore::new(Arc::clone(&shared));
+    let b = Database::open_store(watched.clone(), "db", Default::default())
+        .await
+        .unwrap();
+    a.create_table("T", id_batch(&[0]).schema().as_ref().clone())
+        .await
+        .unwrap();
+    for n in 0..4 {
+        a.ingest("T", vec![id_batch(&[n])]).await.unwrap();
+    }
+    let ids = extent_ids(&a);
+
+    // Another process merges an overlapping set while b writes: b's commit is refused,
+    // and its file is deleted.
+    {
+        let (a, overlap) = (a.clone(), ids[1..3].to_vec());
+        before_upload(&watched, move || {
+            Box::pin(async move {
+                a.merge_extents("T", &overlap).await.unwrap();
+            })
+        });
+    }
+    let err = b.merge_extents("T", &ids[0..2]).await.unwrap_err();
+    assert!(matches!(err, TablesError::Conflict(_)), "{err}");
+    assert!(err.to_string().contains("gone"), "{err}");
+    assert_eq!(count(&a).await, vec![4]);
+    assert_eq!(extent_ids(&a).len(), 3);
+    let live: Vec<String> = a
+        .state()
+        .table("T")
+        .unwrap()
+        .extents
+        .iter()
+        .map(|e| e.file.path.clone())
+        .collect();
+    let removed: Vec<String> = a
+        .state()
+        .removed
+        .iter()
+        .flat_map(|r| r.paths.clone())
+        .collect();
+    let stored = a.list("extents").await.unwrap();
+    assert_eq!(
+        stored.len(),
+        live.len() + removed.len(),
+        "b's merged file was deleted"
+    );
+
+    // Seen before writing: refused at once, as are extents that are not consecutive.
+    b.refresh().await.unwrap();
+    let err = b.merge_extents("T", &ids[1..3]).await.unwrap_err();
+    assert!(err.to_string().contains("merged already"), "{err}");
+    let ids = extent_ids(&a);
+    let err = a.merge_extents("T", &[ids[0], ids[2]]).await.unwrap_err();
+    assert!(err.to_string().contains("consecutive"), "{err}");
+
+    // The table is dropped and re-created while b merges: refused, nothing changes.
+    watched.set_put_hook(None);
+    {
+        let a = a.clone();
+        before_upload(&watched, move || {
+            Box::pin(async move {
+                a.drop_table("T", false).await.unwrap();
+                a.create_table("T", id_batch(&[0]).schema().as_ref().clone())
+                    .await
+                    .unwrap();
+            })
+        });
+    }
+    let err = b.merge_extents("T", &ids[0..2]).await.unwrap_err();
+    assert!(matches!(err, TablesError::Conflict(_)), "{err}");
+    assert_eq!(count(&a).await, vec![0]);
+}
