@@ -69,6 +69,76 @@ pub struct MergedFile {
     pub max_ingestion_time: DateTime<Utc>,
 }
 
+/// Which extents merge, with Kusto's merge-policy property names; the defaults are
+/// Kusto's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct MergePolicy {
+    /// Extents with at least this many rows are not merged, and a merge produces at
+    /// most this many rows (16,777,216).
+    #[serde(rename = "RowCountUpperBoundForMerge")]
+    pub row_count_upper_bound: u64,
+    /// A merge's sources hold at most this many MB (0: no bound).
+    #[serde(rename = "OriginalSizeMBUpperBoundForMerge")]
+    pub size_mb_upper_bound: u64,
+    /// A merge takes at most this many extents (100).
+    #[serde(rename = "MaxExtentsToMerge")]
+    pub max_extents: usize,
+    /// Whether the table's extents are merged at all.
+    #[serde(rename = "AllowMerge")]
+    pub allow_merge: bool,
+}
+
+impl Default for MergePolicy {
+    fn default() -> Self {
+        Self {
+            row_count_upper_bound: 16 * 1024 * 1024,
+            size_mb_upper_bound: 0,
+            max_extents: 100,
+            allow_merge: true,
+        }
+    }
+}
+
+impl MergePolicy {
+    /// The merges the policy allows over `extents` (a table's, in cursor order): runs
+    /// of consecutive small extents, each within the bounds, two or more.
+    pub fn plan(&self, extents: &[Extent]) -> Vec<Vec<Uuid>> {
+        let mut merges = Vec::new();
+        if !self.allow_merge {
+            return merges;
+        }
+        let size_bound = (self.size_mb_upper_bound > 0).then(|| self.size_mb_upper_bound << 20);
+        let mut group: Vec<&Extent> = Vec::new();
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        let close = |group: &mut Vec<&Extent>, merges: &mut Vec<Vec<Uuid>>| {
+            if group.len() >= 2 {
+                merges.push(group.iter().map(|e| e.file.id).collect());
+            }
+            group.clear();
+        };
+        for extent in extents {
+            let small = extent.file.rows < self.row_count_upper_bound
+                && size_bound.is_none_or(|b| extent.file.size < b);
+            let fits = group.len() < self.max_extents.max(2)
+                && rows + extent.file.rows <= self.row_count_upper_bound
+                && size_bound.is_none_or(|b| bytes + extent.file.size <= b);
+            if !small || !fits {
+                close(&mut group, &mut merges);
+                rows = 0;
+                bytes = 0;
+            }
+            if small {
+                group.push(extent);
+                rows += extent.file.rows;
+                bytes += extent.file.size;
+            }
+        }
+        close(&mut group, &mut merges);
+        merges
+    }
+}
+
 /// What a merge did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeReceipt {
@@ -158,6 +228,22 @@ impl Database {
                 Err(e)
             }
         }
+    }
+
+    /// Merges every run of extents of `table` that `policy` allows, one commit each;
+    /// returns what each merge did.
+    pub async fn merge_table(
+        &self,
+        table: &str,
+        policy: &MergePolicy,
+    ) -> Result<Vec<MergeReceipt>> {
+        self.refresh().await?;
+        let plans = policy.plan(&self.read_state().table(table)?.extents);
+        let mut receipts = Vec::with_capacity(plans.len());
+        for ids in plans {
+            receipts.push(self.merge_extents(table, &ids).await?);
+        }
+        Ok(receipts)
     }
 
     /// Streams one source extent into `writer`, with its rows' cursors and times.
@@ -257,4 +343,61 @@ fn consecutive(extents: &[Extent], ids: &[Uuid], table: &str) -> Result<Vec<Exte
         )));
     }
     Ok(positions.iter().map(|p| extents[*p].clone()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extent(n: u128, rows: u64) -> Extent {
+        Extent {
+            file: ExtentFile {
+                id: Uuid::from_u128(n),
+                path: format!("e{n}"),
+                rows,
+                size: rows * 10,
+            },
+            cursor: n as u64,
+            ingestion_time: DateTime::<Utc>::default(),
+            merged: None,
+        }
+    }
+
+    #[test]
+    fn plans_runs_of_small_extents_within_bounds() {
+        let policy = MergePolicy {
+            row_count_upper_bound: 100,
+            max_extents: 3,
+            ..Default::default()
+        };
+        let ids = |v: &[u128]| v.iter().map(|n| Uuid::from_u128(*n)).collect::<Vec<_>>();
+        // A big extent breaks runs; a run closes at 3 extents or 100 rows.
+        let extents = [
+            extent(1, 10),
+            extent(2, 10),
+            extent(3, 500),
+            extent(4, 10),
+            extent(5, 10),
+            extent(6, 10),
+            extent(7, 10),
+            extent(8, 60),
+            extent(9, 50),
+            extent(10, 1),
+        ];
+        assert_eq!(
+            policy.plan(&extents),
+            vec![ids(&[1, 2]), ids(&[4, 5, 6]), ids(&[7, 8]), ids(&[9, 10])]
+        );
+        let off = MergePolicy {
+            allow_merge: false,
+            ..Default::default()
+        };
+        assert!(off.plan(&extents).is_empty());
+        let policy: MergePolicy =
+            serde_json::from_str(r#"{"RowCountUpperBoundForMerge": 5, "MaxExtentsToMerge": 2}"#)
+                .unwrap();
+        assert_eq!(policy.row_count_upper_bound, 5);
+        assert_eq!(policy.max_extents, 2);
+        assert!(policy.allow_merge);
+    }
 }

@@ -244,3 +244,44 @@ async fn a_merge_whose_sources_are_gone_is_refused() {
     assert!(matches!(err, TablesError::Conflict(_)), "{err}");
     assert_eq!(count(&a).await, vec![0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_command_merges_what_the_policy_allows() {
+    let e = Engine::in_memory().await.unwrap();
+    e.execute_collect(".create table T (id:long, s:string)")
+        .await
+        .unwrap();
+    for n in 0..12 {
+        e.execute_collect(&format!("INSERT INTO T VALUES ({n}, 'r{n}')"))
+            .await
+            .unwrap();
+    }
+    let last = e.database().current_cursor().sequence();
+    let before = answers(&e, last).await;
+    // Two named extents first, then everything else the policy allows.
+    let ids = extent_ids(e.database());
+    let merged = e
+        .execute_collect(&format!(".merge T ({}, '{}')", ids[3], ids[4]))
+        .await
+        .unwrap();
+    assert_eq!(i64_column(&merged, "SourceExtents"), vec![2]);
+    let merged = e.execute_collect(".merge T").await.unwrap();
+    assert_eq!(i64_column(&merged, "RowCount"), vec![12]);
+    assert_eq!(extent_ids(e.database()).len(), 1);
+    assert_eq!(answers(&e, last).await, before);
+    // Nothing left to merge; bad ids are refused with the reason.
+    let merged = e.execute_collect(".merge T").await.unwrap();
+    assert_eq!(merged.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    let err = e
+        .execute_collect(".merge T (not-a-guid)")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("invalid extent id"), "{err}");
+    let err = e
+        .execute_collect(&format!(".merge T ({})", Uuid::new_v4()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not in table 'T'"), "{err}");
+}

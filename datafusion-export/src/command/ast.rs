@@ -94,6 +94,14 @@ pub enum Command {
     /// `.alter database secret key`: re-encrypts the secrets of every external table
     /// under the first configured secret key (key rotation).
     AlterSecretKey,
+    /// `.merge T [(ExtentId, …)]`: merges the given consecutive extents of `T`, or
+    /// without ids every run of small extents the merge policy allows.
+    MergeExtents {
+        /// Table name.
+        table: String,
+        /// Extent ids (GUIDs, lower-case), or `None` for the policy's choice.
+        ids: Option<Vec<String>>,
+    },
     /// `.clean database [older than <timespan>]`: the vacuum.
     CleanDatabase {
         /// The window: only what is older goes (default 7 days, at least 1 hour).

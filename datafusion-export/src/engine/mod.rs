@@ -65,6 +65,9 @@ impl Engine {
             Command::ShowTableExtents { name } => {
                 commands::tables::show_extents(&self.db, &name).await?
             }
+            Command::MergeExtents { table, ids } => {
+                commands::tables::merge(&self.db, &table, ids.as_deref()).await?
+            }
             Command::ShowTableSchema { name } => {
                 commands::tables::show_schema(&self.db, &name).await?
             }

@@ -109,6 +109,7 @@ pub const SUPPORTED_COMMANDS: &str = ".create table <name> (<col>:<type>, ...), 
 [partition by (...)] [pathformat=(...)] [dataformat=<format>] ('<url>', ...) [with (...)], \
 .drop external table <name> [ifexists], .show external tables, .show external table <name>, \
 .alter database secret key, .clean database [older than <timespan>], \
+.merge <table> [(<extent id>, ...)], \
 .show operations, .show operation <id> [details], \
 .create-or-alter continuous-export <name> [over (<table>, ...)] to table <name> [with (...)] <| <query>, \
 .show continuous-exports, .show continuous-export <name> [exported-artifacts|failures], \
@@ -493,6 +494,7 @@ impl<'a> Parser<'a> {
             "disable" => self.parse_continuous_export_action(".disable"),
             "run" => self.parse_continuous_export_action(".run"),
             "clean" => self.parse_clean(),
+            "merge" => self.parse_merge(),
             _ => Err(self.error_at(
                 first.start,
                 format!(

@@ -65,7 +65,17 @@ impl Parser<'_> {
     /// tokenizer splits into several tokens; they are re-read from the raw
     /// text) or quoted. Returned in lowercase.
     fn parse_operation_id(&mut self) -> Result<String, ParseError> {
-        let expected = format!("expected an operation id (a GUID such as {GUID_EXAMPLE})");
+        self.parse_guid("operation id")
+    }
+
+    /// A GUID, bare or quoted, as the id of `what` (e.g. `operation id`); lower-cased.
+    pub(super) fn parse_guid(&mut self, what: &str) -> Result<String, ParseError> {
+        let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        let expected = format!("expected {article} {what} (a GUID such as {GUID_EXAMPLE})");
         let Some(first) = self.peek().cloned() else {
             return Err(self.unexpected(&expected));
         };
@@ -75,7 +85,7 @@ impl Parser<'_> {
             if !is_guid(&value) {
                 return Err(self.error_at(
                     first.start,
-                    format!("invalid operation id: expected a GUID such as {GUID_EXAMPLE}"),
+                    format!("invalid {what}: expected a GUID such as {GUID_EXAMPLE}"),
                 ));
             }
             return Ok(value.to_ascii_lowercase());
@@ -100,7 +110,7 @@ impl Parser<'_> {
             return Err(self.error_at(
                 first.start,
                 format!(
-                    "invalid operation id '{}': expected a GUID such as {GUID_EXAMPLE}",
+                    "invalid {what} '{}': expected a GUID such as {GUID_EXAMPLE}",
                     truncate(raw)
                 ),
             ));

@@ -104,6 +104,32 @@ impl Parser<'_> {
         Ok(command)
     }
 
+    /// `.merge` (already consumed) `<table> [( <extent id> [, ...] )]`.
+    pub(super) fn parse_merge(&mut self) -> Result<Command, ParseError> {
+        const FORM: &str = "'.merge <table> [(<extent id>, ...)]'";
+        let (table, _) = self.parse_name("a table name after '.merge'")?;
+        let ids = if self.peek_is(|t| matches!(t, Token::LParen)) {
+            self.advance();
+            let mut ids = vec![self.parse_guid("extent id")?];
+            loop {
+                if self.peek_is(|t| matches!(t, Token::Comma)) {
+                    self.advance();
+                    ids.push(self.parse_guid("extent id")?);
+                } else if self.peek_is(|t| matches!(t, Token::RParen)) {
+                    self.advance();
+                    break;
+                } else {
+                    return Err(self.unexpected("expected ',' or ')' in the list of extent ids"));
+                }
+            }
+            Some(ids)
+        } else {
+            None
+        };
+        self.expect_end(FORM)?;
+        Ok(Command::MergeExtents { table, ids })
+    }
+
     /// `( <column>:<type> [, ...] )`: at least one column, names unique.
     pub(super) fn parse_column_list(
         &mut self,

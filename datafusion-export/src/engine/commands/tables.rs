@@ -137,6 +137,57 @@ pub async fn show_extents(db: &Database, name: &str) -> Result<RecordBatch> {
         .build()
 }
 
+/// `.merge T [(ExtentId, …)]`: one row per merge.
+pub async fn merge(db: &Database, table: &str, ids: Option<&[String]>) -> Result<RecordBatch> {
+    let receipts = match ids {
+        Some(ids) => {
+            let ids = ids
+                .iter()
+                .map(|id| {
+                    uuid::Uuid::parse_str(id)
+                        .map_err(|e| ExportError::Invalid(format!("extent id '{id}': {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            vec![db.merge_extents(table, &ids).await?]
+        }
+        None => {
+            db.merge_table(
+                table,
+                &datafusion_export_tables::merge::MergePolicy::default(),
+            )
+            .await?
+        }
+    };
+    let r = &receipts;
+    ResultBuilder::new()
+        .strings("TableName", r.iter().map(|_| Some(table)))
+        .strings(
+            "ExtentId",
+            r.iter().map(|m| Some(m.merged.file.id.to_string())),
+        )
+        .longs(
+            "SourceExtents",
+            r.iter().map(|m| Some(m.sources.len() as i64)),
+        )
+        .longs(
+            "RowCount",
+            r.iter().map(|m| Some(m.merged.file.rows as i64)),
+        )
+        .longs(
+            "SizeInBytes",
+            r.iter().map(|m| Some(m.merged.file.size as i64)),
+        )
+        .strings(
+            "MinCursor",
+            r.iter().map(|m| Some(m.merged.min_cursor.to_string())),
+        )
+        .strings(
+            "MaxCursor",
+            r.iter().map(|m| Some(m.merged.max_cursor.to_string())),
+        )
+        .build()
+}
+
 /// `.show table T [schema]`.
 pub async fn show_schema(db: &Database, name: &str) -> Result<RecordBatch> {
     let schema: Arc<Schema> = db.table_schema(name).await?;
