@@ -447,10 +447,19 @@ impl Database {
         }
         self.commit(|state| {
             let table = state.table(name)?;
-            Ok(vec![Action::DropTable {
+            let mut actions = vec![Action::DropTable {
                 id: table.id,
                 name: name.to_string(),
-            }])
+            }];
+            // The table's own settings go with it.
+            let policy = table.id.to_string();
+            if state.object(crate::merge::POLICY_KIND, &policy).is_some() {
+                actions.push(Action::DropObject {
+                    kind: crate::merge::POLICY_KIND.into(),
+                    name: policy,
+                });
+            }
+            Ok(actions)
         })
         .await
         .map(Some)

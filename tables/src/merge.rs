@@ -70,9 +70,13 @@ pub struct MergedFile {
 }
 
 /// Which extents merge, with Kusto's merge-policy property names; the defaults are
-/// Kusto's.
+/// Kusto's. Merges are tiered: extents merge only with extents of their own size tier
+/// (a factor of `MaxExtentsToMerge` apart), `MaxExtentsToMerge` at a time, so each
+/// merge multiplies a row's extent size by that factor and, in steady state, a row is
+/// rewritten at most log_MaxExtentsToMerge(rows) times (3 for a day of one row a
+/// second at the default 100) — never again and again with each new small extent.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MergePolicy {
     /// Extents with at least this many rows are not merged, and a merge produces at
     /// most this many rows (16,777,216).
@@ -81,9 +85,17 @@ pub struct MergePolicy {
     /// A merge's sources hold at most this many MB (0: no bound).
     #[serde(rename = "OriginalSizeMBUpperBoundForMerge")]
     pub size_mb_upper_bound: u64,
-    /// A merge takes at most this many extents (100).
+    /// A merge takes this many extents of one tier (100); also the tier factor.
     #[serde(rename = "MaxExtentsToMerge")]
     pub max_extents: usize,
+    /// Extents whose ingestion times are further apart than this many hours are not
+    /// merged together (24).
+    #[serde(rename = "MaxRangeInHours")]
+    pub max_range_hours: u64,
+    /// How often `serve` merges the table in the background, as a timespan
+    /// (`01:00:00`).
+    #[serde(rename = "LoopPeriod")]
+    pub loop_period: String,
     /// Whether the table's extents are merged at all.
     #[serde(rename = "AllowMerge")]
     pub allow_merge: bool,
@@ -95,36 +107,64 @@ impl Default for MergePolicy {
             row_count_upper_bound: 16 * 1024 * 1024,
             size_mb_upper_bound: 0,
             max_extents: 100,
+            max_range_hours: 24,
+            loop_period: "01:00:00".into(),
             allow_merge: true,
         }
     }
 }
 
 impl MergePolicy {
-    /// The merges the policy allows over `extents` (a table's, in cursor order): runs
-    /// of consecutive small extents, each within the bounds, two or more.
+    /// The tier factor (at least 2).
+    fn factor(&self) -> u64 {
+        (self.max_extents as u64).max(2)
+    }
+
+    /// The size tier of an extent of `rows` rows: ⌊log_factor(rows)⌋.
+    pub fn tier(&self, rows: u64) -> u32 {
+        let factor = self.factor();
+        let (mut tier, mut bound) = (0, factor);
+        while rows >= bound {
+            tier += 1;
+            bound = bound.saturating_mul(factor);
+        }
+        tier
+    }
+
+    /// The merges the policy allows over `extents` (a table's, in cursor order):
+    /// `MaxExtentsToMerge` consecutive extents of one size tier, or fewer (two or
+    /// more) when together they reach a row or size bound.
     pub fn plan(&self, extents: &[Extent]) -> Vec<Vec<Uuid>> {
         let mut merges = Vec::new();
         if !self.allow_merge {
             return merges;
         }
+        let full = self.factor() as usize;
         let size_bound = (self.size_mb_upper_bound > 0).then(|| self.size_mb_upper_bound << 20);
+        let range = chrono::Duration::hours(
+            i64::try_from(self.max_range_hours).unwrap_or(i64::MAX / 4_000_000_000),
+        );
         let mut group: Vec<&Extent> = Vec::new();
         let (mut rows, mut bytes) = (0u64, 0u64);
-        let close = |group: &mut Vec<&Extent>, merges: &mut Vec<Vec<Uuid>>| {
-            if group.len() >= 2 {
-                merges.push(group.iter().map(|e| e.file.id).collect());
-            }
-            group.clear();
-        };
         for extent in extents {
             let small = extent.file.rows < self.row_count_upper_bound
                 && size_bound.is_none_or(|b| extent.file.size < b);
-            let fits = group.len() < self.max_extents.max(2)
-                && rows + extent.file.rows <= self.row_count_upper_bound
+            let joins = group.first().is_some_and(|first| {
+                self.tier(first.file.rows) == self.tier(extent.file.rows)
+                    && extent
+                        .ingestion_time
+                        .signed_duration_since(first.min_ingestion_time())
+                        <= range
+            });
+            let fits = rows + extent.file.rows <= self.row_count_upper_bound
                 && size_bound.is_none_or(|b| bytes + extent.file.size <= b);
-            if !small || !fits {
-                close(&mut group, &mut merges);
+            if !small || !joins || !fits {
+                // A group that reached a bound merges as it is; otherwise it waits
+                // for more extents of its tier.
+                if small && joins && !fits && group.len() >= 2 {
+                    merges.push(group.iter().map(|e| e.file.id).collect());
+                }
+                group.clear();
                 rows = 0;
                 bytes = 0;
             }
@@ -132,12 +172,22 @@ impl MergePolicy {
                 group.push(extent);
                 rows += extent.file.rows;
                 bytes += extent.file.size;
+                if group.len() == full {
+                    merges.push(group.iter().map(|e| e.file.id).collect());
+                    group.clear();
+                    rows = 0;
+                    bytes = 0;
+                }
             }
         }
-        close(&mut group, &mut merges);
         merges
     }
 }
+
+/// The catalog kind of merge policies, named by table id, or [`DATABASE_POLICY`].
+pub const POLICY_KIND: &str = "merge_policy";
+/// The catalog name of the database's default merge policy.
+pub const DATABASE_POLICY: &str = "database";
 
 /// What a merge did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,6 +280,48 @@ impl Database {
         }
     }
 
+    /// The merge policy of `table` (`None`: the database's default): the one set on it,
+    /// else the database's, else Kusto's defaults.
+    pub async fn merge_policy(&self, table: Option<&str>) -> Result<MergePolicy> {
+        self.refresh().await?;
+        let state = self.read_state();
+        let own = match table {
+            Some(name) => {
+                let id = state.table(name)?.id.to_string();
+                state.object(POLICY_KIND, &id).cloned()
+            }
+            None => None,
+        };
+        match own.or_else(|| state.object(POLICY_KIND, DATABASE_POLICY).cloned()) {
+            Some(body) => serde_json::from_value(body).map_err(|e| TablesError::CorruptLog {
+                path: format!("{POLICY_KIND} of {}", table.unwrap_or(DATABASE_POLICY)),
+                reason: e.to_string(),
+            }),
+            None => Ok(MergePolicy::default()),
+        }
+    }
+
+    /// Sets the merge policy of `table` (`None`: the database's default).
+    pub async fn set_merge_policy(
+        &self,
+        table: Option<&str>,
+        policy: &MergePolicy,
+    ) -> Result<CommitInfo> {
+        let body = serde_json::to_value(policy)?;
+        self.commit(|state| {
+            let name = match table {
+                Some(t) => state.table(t)?.id.to_string(),
+                None => DATABASE_POLICY.to_string(),
+            };
+            Ok(vec![Action::PutObject {
+                kind: POLICY_KIND.into(),
+                name,
+                body: body.clone(),
+            }])
+        })
+        .await
+    }
+
     /// Merges every run of extents of `table` that `policy` allows, one commit each;
     /// returns what each merge did.
     pub async fn merge_table(
@@ -237,13 +329,18 @@ impl Database {
         table: &str,
         policy: &MergePolicy,
     ) -> Result<Vec<MergeReceipt>> {
-        self.refresh().await?;
-        let plans = policy.plan(&self.read_state().table(table)?.extents);
-        let mut receipts = Vec::with_capacity(plans.len());
-        for ids in plans {
-            receipts.push(self.merge_extents(table, &ids).await?);
+        let mut receipts = Vec::new();
+        // Merged extents may fill the next tier: plan again until nothing is left.
+        loop {
+            self.refresh().await?;
+            let plans = policy.plan(&self.read_state().table(table)?.extents);
+            if plans.is_empty() {
+                return Ok(receipts);
+            }
+            for ids in plans {
+                receipts.push(self.merge_extents(table, &ids).await?);
+            }
         }
-        Ok(receipts)
     }
 
     /// Streams one source extent into `writer`, with its rows' cursors and times.
@@ -364,30 +461,39 @@ mod tests {
     }
 
     #[test]
-    fn plans_runs_of_small_extents_within_bounds() {
+    fn plans_full_groups_of_one_tier_within_bounds() {
         let policy = MergePolicy {
             row_count_upper_bound: 100,
             max_extents: 3,
             ..Default::default()
         };
         let ids = |v: &[u128]| v.iter().map(|n| Uuid::from_u128(*n)).collect::<Vec<_>>();
-        // A big extent breaks runs; a run closes at 3 extents or 100 rows.
-        let extents = [
-            extent(1, 10),
-            extent(2, 10),
-            extent(3, 500),
-            extent(4, 10),
-            extent(5, 10),
-            extent(6, 10),
-            extent(7, 10),
-            extent(8, 60),
-            extent(9, 50),
-            extent(10, 1),
-        ];
         assert_eq!(
-            policy.plan(&extents),
-            vec![ids(&[1, 2]), ids(&[4, 5, 6]), ids(&[7, 8]), ids(&[9, 10])]
+            (
+                policy.tier(1),
+                policy.tier(2),
+                policy.tier(3),
+                policy.tier(9)
+            ),
+            (0, 0, 1, 2)
         );
+        // A big extent breaks runs; a tier changes them; three of a tier merge; a
+        // group that reaches the row bound merges as it is; two of a tier wait.
+        let extents = [
+            extent(1, 1),
+            extent(2, 1),
+            extent(3, 500),
+            extent(4, 1),
+            extent(5, 2),
+            extent(6, 1),
+            extent(7, 4),
+            extent(8, 40),
+            extent(9, 40),
+            extent(10, 40),
+            extent(11, 1),
+            extent(12, 1),
+        ];
+        assert_eq!(policy.plan(&extents), vec![ids(&[4, 5, 6]), ids(&[8, 9])]);
         let off = MergePolicy {
             allow_merge: false,
             ..Default::default()
@@ -399,5 +505,49 @@ mod tests {
         assert_eq!(policy.row_count_upper_bound, 5);
         assert_eq!(policy.max_extents, 2);
         assert!(policy.allow_merge);
+        assert!(serde_json::from_str::<MergePolicy>(r#"{"Frob": 1}"#).is_err());
+    }
+
+    /// A day of one-row ingestions, merged as they come: each row is rewritten at
+    /// most three times.
+    #[test]
+    fn a_day_of_one_row_extents_rewrites_each_row_at_most_three_times() {
+        let policy = MergePolicy::default();
+        let mut extents: Vec<(Extent, u32)> = Vec::new(); // (extent, times its rows were rewritten)
+        let mut next = 0u128;
+        let mut rewritten_rows = 0u64;
+        for second in 0..86_400u64 {
+            next += 1;
+            extents.push((extent(next, 1), 0));
+            if second % 600 != 599 {
+                continue; // the background loop runs every 10 minutes
+            }
+            loop {
+                let plain: Vec<Extent> = extents.iter().map(|(e, _)| e.clone()).collect();
+                let plans = policy.plan(&plain);
+                if plans.is_empty() {
+                    break;
+                }
+                for ids in plans {
+                    let first = extents
+                        .iter()
+                        .position(|(e, _)| e.file.id == ids[0])
+                        .unwrap();
+                    let merged: Vec<(Extent, u32)> =
+                        extents.drain(first..first + ids.len()).collect();
+                    let rows: u64 = merged.iter().map(|(e, _)| e.file.rows).sum();
+                    let depth = merged.iter().map(|(_, d)| *d).max().unwrap() + 1;
+                    rewritten_rows += rows;
+                    next += 1;
+                    extents.insert(first, (extent(next, rows), depth));
+                }
+            }
+        }
+        let depth = extents.iter().map(|(_, d)| *d).max().unwrap();
+        assert!(depth <= 3, "a row was rewritten {depth} times");
+        // Write amplification: rows written by merges per row ingested.
+        let amplification = rewritten_rows as f64 / 86_400.0;
+        assert!(amplification <= 3.0, "{amplification}");
+        assert!(extents.len() < 300, "{} extents left", extents.len());
     }
 }

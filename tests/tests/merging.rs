@@ -258,7 +258,22 @@ async fn merge_command_merges_what_the_policy_allows() {
     }
     let last = e.database().current_cursor().sequence();
     let before = answers(&e, last).await;
-    // Two named extents first, then everything else the policy allows.
+    // Kusto's default policy merges 100 small extents at a time: 12 stay as they are.
+    let merged = e.execute_collect(".merge T").await.unwrap();
+    assert_eq!(merged.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    let shown = e
+        .execute_collect(".alter table T policy merge '{\"MaxExtentsToMerge\": 4}'")
+        .await
+        .unwrap();
+    let policy = rows_as_text(&shown).join("\n");
+    assert!(policy.contains(r#""MaxExtentsToMerge":4"#), "{policy}");
+    assert!(
+        policy.contains(r#""RowCountUpperBoundForMerge":16777216"#),
+        "{policy}"
+    );
+
+    // Two named extents first, then what the policy allows: four of a size tier at a
+    // time, until no tier has four.
     let ids = extent_ids(e.database());
     let merged = e
         .execute_collect(&format!(".merge T ({}, '{}')", ids[3], ids[4]))
@@ -266,12 +281,54 @@ async fn merge_command_merges_what_the_policy_allows() {
         .unwrap();
     assert_eq!(i64_column(&merged, "SourceExtents"), vec![2]);
     let merged = e.execute_collect(".merge T").await.unwrap();
-    assert_eq!(i64_column(&merged, "RowCount"), vec![12]);
-    assert_eq!(extent_ids(e.database()).len(), 1);
+    assert_eq!(i64_column(&merged, "RowCount"), vec![5, 4]);
+    assert_eq!(extent_ids(e.database()).len(), 5);
     assert_eq!(answers(&e, last).await, before);
-    // Nothing left to merge; bad ids are refused with the reason.
+
+    // Policies: the database's default, refusals with the reason, AllowMerge.
+    let shown = rows_as_text(
+        &e.execute_collect(".show database policy merge")
+            .await
+            .unwrap(),
+    )
+    .join("\n");
+    assert!(shown.contains(r#""MaxExtentsToMerge":100"#), "{shown}");
+    for (policy, needle) in [
+        (r#"{"Frob": 1}"#, "unknown field `Frob`"),
+        (r#"{"MaxExtentsToMerge": 1}"#, "at least 2"),
+        (r#"{"LoopPeriod": "soon"}"#, "LoopPeriod 'soon'"),
+        ("not json", "invalid merge policy"),
+    ] {
+        let err = e
+            .execute_collect(&format!(".alter table T policy merge '{policy}'"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{policy}: {err}");
+    }
+    e.execute_collect(r#".alter database policy merge '{"AllowMerge": false}'"#)
+        .await
+        .unwrap();
+    e.execute_collect(".drop table T").await.unwrap();
+    e.execute_collect(".create table T (id:long, s:string)")
+        .await
+        .unwrap();
+    for n in 0..3 {
+        e.execute_collect(&format!("INSERT INTO T VALUES ({n}, 'r{n}')"))
+            .await
+            .unwrap();
+    }
+    // The re-created table has no policy of its own: the database's applies.
+    let shown = rows_as_text(
+        &e.execute_collect(".show table T policy merge")
+            .await
+            .unwrap(),
+    )
+    .join("\n");
+    assert!(shown.contains(r#""AllowMerge":false"#), "{shown}");
     let merged = e.execute_collect(".merge T").await.unwrap();
     assert_eq!(merged.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    // Bad ids are refused with the reason.
     let err = e
         .execute_collect(".merge T (not-a-guid)")
         .await

@@ -102,6 +102,18 @@ pub enum Command {
         /// Extent ids (GUIDs, lower-case), or `None` for the policy's choice.
         ids: Option<Vec<String>>,
     },
+    /// `.alter table T policy merge '{…}'` or `.alter database policy merge '{…}'`.
+    AlterMergePolicy {
+        /// The table, or `None` for the database's default.
+        table: Option<String>,
+        /// The policy as JSON, with Kusto's property names.
+        policy: String,
+    },
+    /// `.show table T policy merge` or `.show database policy merge`.
+    ShowMergePolicy {
+        /// The table, or `None` for the database's default.
+        table: Option<String>,
+    },
     /// `.clean database [older than <timespan>]`: the vacuum.
     CleanDatabase {
         /// The window: only what is older goes (default 7 days, at least 1 hour).

@@ -65,6 +65,12 @@ impl Engine {
             Command::ShowTableExtents { name } => {
                 commands::tables::show_extents(&self.db, &name).await?
             }
+            Command::AlterMergePolicy { table, policy } => {
+                commands::tables::alter_merge_policy(&self.db, table.as_deref(), &policy).await?
+            }
+            Command::ShowMergePolicy { table } => {
+                commands::tables::show_merge_policy(&self.db, table.as_deref()).await?
+            }
             Command::MergeExtents { table, ids } => {
                 commands::tables::merge(&self.db, &table, ids.as_deref()).await?
             }

@@ -110,6 +110,8 @@ pub const SUPPORTED_COMMANDS: &str = ".create table <name> (<col>:<type>, ...), 
 .drop external table <name> [ifexists], .show external tables, .show external table <name>, \
 .alter database secret key, .clean database [older than <timespan>], \
 .merge <table> [(<extent id>, ...)], \
+.alter table <name> policy merge '<json>', .alter database policy merge '<json>', \
+.show table <name> policy merge, .show database policy merge, \
 .show operations, .show operation <id> [details], \
 .create-or-alter continuous-export <name> [over (<table>, ...)] to table <name> [with (...)] <| <query>, \
 .show continuous-exports, .show continuous-export <name> [exported-artifacts|failures], \
@@ -544,9 +546,19 @@ impl<'a> Parser<'a> {
             self.advance();
             return self.parse_alter_database();
         }
+        if self.peek_keyword("table") {
+            self.advance();
+            let (table, _) = self.parse_name("a table name after '.alter table'")?;
+            self.expect_keyword("policy", "expected 'policy merge' after the table name")?;
+            let policy = self.parse_merge_policy_text(".alter table <name> policy merge")?;
+            return Ok(Command::AlterMergePolicy {
+                table: Some(table),
+                policy,
+            });
+        }
         self.expect_keyword(
             "external",
-            "expected 'external table' after '.alter' (or '.alter database secret key')",
+            "expected 'external table', 'table <name> policy merge' or 'database' after '.alter'",
         )?;
         self.parse_external_table(CreateMode::Alter, ".alter")
     }

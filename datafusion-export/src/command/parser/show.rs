@@ -24,6 +24,13 @@ impl Parser<'_> {
                 self.advance();
                 self.parse_show_table()
             }
+            "database" => {
+                self.advance();
+                self.expect_keyword("policy", "expected 'policy merge' after '.show database'")?;
+                self.expect_keyword("merge", "expected 'merge' after '.show database policy'")?;
+                self.expect_end("'.show database policy merge'")?;
+                Ok(Command::ShowMergePolicy { table: None })
+            }
             "external" => {
                 self.advance();
                 self.parse_show_external()

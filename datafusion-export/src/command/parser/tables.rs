@@ -87,7 +87,11 @@ impl Parser<'_> {
     /// `.show table` (already consumed) `<name> [schema | extents]`.
     pub(super) fn parse_show_table(&mut self) -> Result<Command, ParseError> {
         let (name, _) = self.parse_name("a table name after '.show table'")?;
-        let command = if self.peek_keyword("extents") {
+        let command = if self.peek_keyword("policy") {
+            self.advance();
+            self.expect_keyword("merge", "expected 'merge' after 'policy'")?;
+            Command::ShowMergePolicy { table: Some(name) }
+        } else if self.peek_keyword("extents") {
             self.advance();
             Command::ShowTableExtents { name }
         } else if self.peek_keyword("schema") {
@@ -100,7 +104,7 @@ impl Parser<'_> {
         } else {
             Command::ShowTableSchema { name }
         };
-        self.expect_end("'.show table <name> [schema|extents]'")?;
+        self.expect_end("'.show table <name> [schema|extents|policy merge]'")?;
         Ok(command)
     }
 

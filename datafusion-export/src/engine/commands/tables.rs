@@ -6,6 +6,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::logical_expr::{CreateMemoryTable, LogicalPlan};
+use datafusion_export_tables::merge::MergePolicy;
 use datafusion_export_tables::{Database, TablesError};
 
 use crate::command::ColumnDef;
@@ -151,11 +152,8 @@ pub async fn merge(db: &Database, table: &str, ids: Option<&[String]>) -> Result
             vec![db.merge_extents(table, &ids).await?]
         }
         None => {
-            db.merge_table(
-                table,
-                &datafusion_export_tables::merge::MergePolicy::default(),
-            )
-            .await?
+            let policy = db.merge_policy(Some(table)).await?;
+            db.merge_table(table, &policy).await?
         }
     };
     let r = &receipts;
@@ -184,6 +182,58 @@ pub async fn merge(db: &Database, table: &str, ids: Option<&[String]>) -> Result
         .strings(
             "MaxCursor",
             r.iter().map(|m| Some(m.merged.max_cursor.to_string())),
+        )
+        .build()
+}
+
+/// Properties a merge policy accepts, for error messages.
+const MERGE_POLICY_PROPERTIES: &str =
+    "RowCountUpperBoundForMerge, OriginalSizeMBUpperBoundForMerge, \
+    MaxExtentsToMerge, MaxRangeInHours, LoopPeriod, AllowMerge";
+
+/// `.alter table T policy merge '{…}'` / `.alter database policy merge '{…}'`: the
+/// properties given replace the defaults (Kusto's); the new policy is shown.
+pub async fn alter_merge_policy(
+    db: &Database,
+    table: Option<&str>,
+    text: &str,
+) -> Result<RecordBatch> {
+    let policy: MergePolicy = serde_json::from_str(text).map_err(|e| {
+        ExportError::Invalid(format!(
+            "invalid merge policy: {e}; expected a JSON object with any of {MERGE_POLICY_PROPERTIES}"
+        ))
+    })?;
+    let invalid = |what: &str| ExportError::Invalid(format!("invalid merge policy: {what}"));
+    if policy.max_extents < 2 {
+        return Err(invalid("MaxExtentsToMerge must be at least 2"));
+    }
+    if policy.row_count_upper_bound < 2 {
+        return Err(invalid("RowCountUpperBoundForMerge must be at least 2"));
+    }
+    match crate::command::try_parse_timespan(&policy.loop_period) {
+        Ok(d) if d >= std::time::Duration::from_secs(60) => {}
+        _ => {
+            return Err(invalid(&format!(
+                "LoopPeriod '{}' must be a timespan of at least a minute, e.g. '01:00:00'",
+                policy.loop_period
+            )))
+        }
+    }
+    db.set_merge_policy(table, &policy).await?;
+    show_merge_policy(db, table).await
+}
+
+/// `.show table T policy merge` / `.show database policy merge`: the policy in effect.
+pub async fn show_merge_policy(db: &Database, table: Option<&str>) -> Result<RecordBatch> {
+    let policy = db.merge_policy(table).await?;
+    let text = serde_json::to_string(&policy).map_err(|e| ExportError::Invalid(e.to_string()))?;
+    ResultBuilder::new()
+        .strings("PolicyName", [Some("MergePolicy")])
+        .strings("EntityName", [Some(table.unwrap_or("database"))])
+        .strings("Policy", [Some(text.as_str())])
+        .strings(
+            "EntityType",
+            [Some(if table.is_some() { "Table" } else { "Database" })],
         )
         .build()
 }
