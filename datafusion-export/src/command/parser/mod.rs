@@ -547,19 +547,24 @@ impl<'a> Parser<'a> {
             return self.parse_alter_database();
         }
         if self.peek_keyword("table") {
+            // `.alter table T policy merge …`; anything else after `.alter table` is
+            // reported as before (only external tables are altered).
+            let saved = self.pos;
             self.advance();
-            let (table, _) = self.parse_name("a table name after '.alter table'")?;
-            self.expect_keyword("policy", "expected 'policy merge' after the table name")?;
-            let policy = self.parse_merge_policy_text(".alter table <name> policy merge")?;
-            return Ok(Command::AlterMergePolicy {
-                table: Some(table),
-                policy,
-            });
+            if let Ok((table, _)) = self.parse_name("a table name after '.alter table'") {
+                if self.peek_keyword("policy") {
+                    self.advance();
+                    let policy =
+                        self.parse_merge_policy_text(".alter table <name> policy merge")?;
+                    return Ok(Command::AlterMergePolicy {
+                        table: Some(table),
+                        policy,
+                    });
+                }
+            }
+            self.pos = saved;
         }
-        self.expect_keyword(
-            "external",
-            "expected 'external table', 'table <name> policy merge' or 'database' after '.alter'",
-        )?;
+        self.expect_keyword("external", "expected 'external table' after '.alter'")?;
         self.parse_external_table(CreateMode::Alter, ".alter")
     }
 
