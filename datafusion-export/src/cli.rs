@@ -77,6 +77,10 @@ pub enum Service {
         /// `off`.
         #[arg(long, default_value = "1d", value_parser = parse_clean_interval)]
         clean_interval: CleanInterval,
+        /// Merge small extents in the background, as each table's merge policy says
+        /// (`AllowMerge`, `LoopPeriod`, …); `--merge off` never merges.
+        #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+        merge: String,
         /// The clean's window: only what is older goes (at least 1h).
         #[arg(long, default_value = "7d", value_parser = parse_clean_window)]
         clean_older_than: std::time::Duration,
@@ -240,12 +244,65 @@ fn spawn_cleaner(engine: Engine, schedule: CleanSchedule) -> Option<tokio::task:
     }))
 }
 
+/// Merges every table whose merge policy allows it, once per its `LoopPeriod`, one
+/// table at a time (merges stream their sources: memory stays bounded), until aborted
+/// (a merge cut short commits nothing; its file is left to the vacuum).
+fn spawn_merger(database: datafusion_export_tables::Database) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last: std::collections::HashMap<uuid::Uuid, tokio::time::Instant> =
+            std::collections::HashMap::new();
+        loop {
+            let tables = match database.tables().await {
+                Ok(tables) => tables,
+                Err(e) => {
+                    tracing::warn!(error = %crate::command::scrub_secrets(&e.to_string()), "merge: cannot list tables");
+                    Vec::new()
+                }
+            };
+            for table in tables {
+                let Ok(id) = database.state().table(&table.name).map(|t| t.id) else {
+                    continue;
+                };
+                let policy = match database.merge_policy(Some(&table.name)).await {
+                    Ok(policy) if policy.allow_merge => policy,
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::warn!(table = table.name, error = %e, "merge: unreadable policy");
+                        continue;
+                    }
+                };
+                let period = crate::command::try_parse_timespan(&policy.loop_period)
+                    .unwrap_or(std::time::Duration::from_secs(3600));
+                if last.get(&id).is_some_and(|t| t.elapsed() < period) {
+                    continue;
+                }
+                last.insert(id, tokio::time::Instant::now());
+                match database.merge_table(&table.name, &policy).await {
+                    Ok(receipts) if !receipts.is_empty() => tracing::info!(
+                        table = table.name,
+                        merges = receipts.len(),
+                        extents = receipts.iter().map(|r| r.sources.len()).sum::<usize>(),
+                        "extents merged"
+                    ),
+                    Ok(_) => {}
+                    // A race with another merger or a drop: the next loop plans afresh.
+                    Err(e) => {
+                        tracing::warn!(table = table.name, error = %crate::command::scrub_secrets(&e.to_string()), "merge failed; retrying at the next loop")
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    })
+}
+
 async fn serve(
     db: &str,
     options: datafusion_export_tables::DatabaseOptions,
     poll: std::time::Duration,
     max_concurrent_exports: usize,
     clean: CleanSchedule,
+    merge: bool,
     out: &mut dyn Write,
 ) -> Result<(), String> {
     let database = datafusion_export_tables::Database::open_with(db, options)
@@ -278,6 +335,7 @@ async fn serve(
         "scheduler started"
     );
     let cleaner = spawn_cleaner(cleaner_engine, clean);
+    let merger = merge.then(|| spawn_merger(database.clone()));
     let ran = scheduler
         .run_until(poll, shutdown_signal(), |name, outcome, elapsed| match outcome {
             Ok(o) => match o.run {
@@ -299,8 +357,8 @@ async fn serve(
         })
         .await
         .map_err(|e| e.to_string());
-    if let Some(cleaner) = cleaner {
-        cleaner.abort();
+    for task in [cleaner, merger].into_iter().flatten() {
+        task.abort();
     }
     database.flush().await;
     ran?;
@@ -357,8 +415,10 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
         max_concurrent_exports,
         clean_interval,
         clean_older_than,
+        ref merge,
     }) = args.service
     {
+        let merge = merge == "on";
         let options = args.database_options()?;
         let clean = CleanSchedule {
             interval: clean_interval.0,
@@ -370,6 +430,7 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
             poll_interval,
             max_concurrent_exports,
             clean,
+            merge,
             out,
         )
         .await;

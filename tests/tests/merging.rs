@@ -342,3 +342,61 @@ async fn merge_command_merges_what_the_policy_allows() {
         .to_string();
     assert!(err.contains("is not in table 'T'"), "{err}");
 }
+
+/// `dfexport serve` merges what each table's policy allows, in the background.
+#[test]
+fn serve_merges_small_extents_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("db");
+    let db = root.to_str().unwrap().to_string();
+    let cli = |command: &str| -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dfexport-e2e"))
+            .args(["--db", &db, "--format", "csv", "-c", command])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    cli(".create table T (id:long)");
+    for n in 0..8 {
+        cli(&format!("INSERT INTO T VALUES ({n})"));
+    }
+    cli(r#".alter table T policy merge '{"MaxExtentsToMerge": 4, "LoopPeriod": "00:01:00"}'"#);
+    let extents = || cli(".show table T extents").lines().count() - 1;
+    assert_eq!(extents(), 8);
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_dfexport-e2e"))
+        .args([
+            "--db",
+            &db,
+            "serve",
+            "--poll-interval",
+            "1s",
+            "--clean-interval",
+            "off",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Eight one-row extents become two of four rows (the next tier needs four).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while extents() != 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    assert_eq!(extents(), 2);
+    assert_eq!(
+        cli("SELECT count(*) AS n, sum(id) AS s FROM T"),
+        "n,s\n8,28\n"
+    );
+    assert_eq!(
+        cli("SELECT count(*) AS n FROM T WHERE cursor_after('5')"),
+        "n\n4\n",
+        "rows keep their cursors: commits 6..=9 are the last four"
+    );
+}
