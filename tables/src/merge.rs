@@ -140,7 +140,7 @@ impl MergePolicy {
             return merges;
         }
         let full = self.factor() as usize;
-        let size_bound = (self.size_mb_upper_bound > 0).then(|| self.size_mb_upper_bound << 20);
+        let size_bound = (self.size_mb_upper_bound > 0).then_some(self.size_mb_upper_bound << 20);
         let range = chrono::Duration::hours(
             i64::try_from(self.max_range_hours).unwrap_or(i64::MAX / 4_000_000_000),
         );
