@@ -17,6 +17,16 @@ use crate::ffi_table::{FfiIngestionTable, PyTable};
 use crate::udfs::{ffi_cursor_functions, PyScalarUdf};
 use crate::{to_py_err, wait_for};
 
+/// `name` as the command grammar reads it: bracketed and quoted when it is not a
+/// plain identifier.
+fn quote_name(name: &str) -> String {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        name.to_string()
+    } else {
+        format!("['{}']", name.replace('\'', "\\'"))
+    }
+}
+
 /// A datafusion-export database: run commands and SQL with `execute`, ingest
 /// `pyarrow` data with `ingest`, and hand its tables (`table`) and cursor
 /// functions (`udfs`) to a `datafusion.SessionContext`.
@@ -264,6 +274,47 @@ impl PyDatabase {
             text.push_str(&format!(" | take {take}"));
         }
         self.run(py, &text)
+    }
+
+    /// `.merge TABLE [(EXTENT_IDS)]`: merges the given extents of `table` (consecutive
+    /// in cursor order), or without ids every run of small extents its merge policy
+    /// allows. Every row keeps its cursor and ingestion time. Returns one row per
+    /// merge (`ExtentId`, `SourceExtents`, `RowCount`, …) as a `pyarrow.Table`.
+    #[pyo3(signature = (table, extent_ids = None))]
+    fn merge<'py>(
+        &self,
+        py: Python<'py>,
+        table: &str,
+        extent_ids: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut text = format!(".merge {}", quote_name(table));
+        if let Some(ids) = extent_ids {
+            let ids: Vec<String> = ids.iter().map(|id| format!("'{}'", id.replace('\'', ""))).collect();
+            text.push_str(&format!(" ({})", ids.join(", ")));
+        }
+        self.run(py, &text)
+    }
+
+    /// Sets the merge policy of `table` (`None`: the database's default) from a dict
+    /// with Kusto's property names, e.g. `{"MaxExtentsToMerge": 10}`; returns the
+    /// policy in effect as a `pyarrow.Table` (`.show table T policy merge`).
+    #[pyo3(signature = (policy, table = None))]
+    fn set_merge_policy<'py>(
+        &self,
+        py: Python<'py>,
+        policy: &Bound<'py, PyAny>,
+        table: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let json = py.import("json")?.call_method1("dumps", (policy,))?;
+        let json: String = json.extract()?;
+        let target = match table {
+            Some(t) => format!("table {}", quote_name(t)),
+            None => "database".to_string(),
+        };
+        self.run(
+            py,
+            &format!(".alter {target} policy merge '{}'", json.replace('\'', "\\'")),
+        )
     }
 
     /// `.clean database older than OLDER_THAN` (default 7 days, at least 1 hour):

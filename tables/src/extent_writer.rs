@@ -116,6 +116,13 @@ impl ExtentWriter {
         }
     }
 
+    /// This writer with other Parquet settings (e.g. smaller row groups for merged
+    /// extents, so that cursor-scoped reads skip more of them).
+    pub fn with_properties(mut self, props: WriterProperties) -> Self {
+        self.props = props;
+        self
+    }
+
     /// Rows written so far.
     pub fn rows(&self) -> u64 {
         self.finished.iter().map(|e| e.rows).sum::<u64>()

@@ -20,6 +20,7 @@ use datafusion::datasource::physical_plan::parquet::{
     DefaultParquetFileReaderFactory, ParquetFileReaderFactory,
 };
 use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
+use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -40,6 +41,19 @@ pub const INGESTION_TIME_COLUMN_STORED: &str = "__dfx_ingestion_time";
 /// The type of [`INGESTION_TIME_COLUMN_STORED`].
 fn time_type() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+/// Rows per row group of a merged extent: its rows are in cursor order, so a scope
+/// that covers part of it reads only the row groups (and pages) it overlaps.
+pub const MERGED_ROW_GROUP_ROWS: usize = 65_536;
+
+/// The Parquet settings of merged extents: those of every extent, with row groups of
+/// [`MERGED_ROW_GROUP_ROWS`] and the page index written.
+fn merged_writer_properties() -> WriterProperties {
+    crate::extent_writer::extent_writer_properties()
+        .into_builder()
+        .set_max_row_group_row_count(Some(MERGED_ROW_GROUP_ROWS))
+        .build()
 }
 
 /// The file schema of a merged extent of a table with `columns`.
@@ -214,7 +228,8 @@ impl Database {
         let columns = Arc::clone(&t.schema);
         let schema = merged_schema(&columns);
         let mut writer =
-            ExtentWriter::new(self.object_store(), table, Arc::clone(&schema), usize::MAX);
+            ExtentWriter::new(self.object_store(), table, Arc::clone(&schema), usize::MAX)
+                .with_properties(merged_writer_properties());
         let written = async {
             for source in &sources {
                 self.copy_extent(source, &columns, &schema, &mut writer)
