@@ -106,6 +106,40 @@ fn persist_details(properties: &[Property]) -> Result<Option<bool>> {
     }
 }
 
+/// The export spec of `.export to <format> (urls)`: its targets, options and writers.
+fn storage_url_spec(
+    engine: &Engine,
+    command: &ExportCommand,
+    format: crate::command::DataFormat,
+    urls: &[crate::command::SecretString],
+) -> Result<(Arc<ExportSpec>, Distribution)> {
+    let options = ExportOptions::parse(
+        &command.properties,
+        Some(format),
+        command.compressed,
+        Distribution::PerShard,
+    )?;
+    let runtime = engine.context().runtime_env();
+    let storage_options = &engine.database().options().storage_options;
+    let targets = urls
+        .iter()
+        .map(|u| resolve_target(u, Some(&runtime), storage_options))
+        .collect::<Result<Vec<_>>>()?;
+    let distribution = options.distribution;
+    let spec = Arc::new(ExportSpec {
+        targets,
+        format,
+        options,
+        partitioning: None,
+        data_columns: None,
+        max_open_writers: MAX_OPEN_WRITERS,
+        progress: engine.progress(),
+        attempt: Uuid::new_v4(),
+        written: Arc::default(),
+    });
+    Ok((spec, distribution))
+}
+
 /// `EXPLAIN [ANALYZE] [VERBOSE] .export …`: the export's logical and physical plan —
 /// the scan with its cursor scope, the shaping to the writers and the sink with its
 /// targets, format and distribution. `ANALYZE` runs the export (its artifacts are
@@ -118,36 +152,14 @@ pub async fn explain(
     analyze: bool,
 ) -> Result<datafusion::dataframe::DataFrame> {
     let frame = engine.query_frame(&command.query).await?;
-    let (spec, distribution, frame) = match command.target {
+    let (spec, distribution, frame) = match &command.target {
         ExportTarget::Storage { format, urls } => {
-            let options = ExportOptions::parse(
-                &command.properties,
-                Some(format),
-                command.compressed,
-                Distribution::PerShard,
-            )?;
-            let runtime = engine.context().runtime_env();
-            let storage_options = &engine.database().options().storage_options;
-            let targets = urls
-                .iter()
-                .map(|u| resolve_target(u, Some(&runtime), storage_options))
-                .collect::<Result<Vec<_>>>()?;
-            let distribution = options.distribution;
-            let spec = Arc::new(ExportSpec {
-                targets,
-                format,
-                options,
-                partitioning: None,
-                data_columns: None,
-                max_open_writers: MAX_OPEN_WRITERS,
-                progress: engine.progress(),
-                attempt: Uuid::new_v4(),
-                written: Arc::default(),
-            });
+            let (format, urls) = (*format, urls.clone());
+            let (spec, distribution) = storage_url_spec(engine, &command, format, &urls)?;
             (spec, distribution, frame)
         }
         ExportTarget::Table { name } => {
-            let table = external_table::load(engine.database(), &name).await?;
+            let table = external_table::load(engine.database(), name).await?;
             if table.def.kind != ExternalTableKind::Storage {
                 return Err(ExportError::Invalid(format!(
                     "EXPLAIN shows exports to storage URLs and storage external tables; '{name}' \
@@ -173,32 +185,10 @@ pub async fn explain(
 
 async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
     let frame = engine.query_frame(&command.query).await?;
-    match command.target {
+    match &command.target {
         ExportTarget::Storage { format, urls } => {
-            let options = ExportOptions::parse(
-                &command.properties,
-                Some(format),
-                command.compressed,
-                Distribution::PerShard,
-            )?;
-            let runtime = engine.context().runtime_env();
-            let storage_options = &engine.database().options().storage_options;
-            let targets = urls
-                .iter()
-                .map(|u| resolve_target(u, Some(&runtime), storage_options))
-                .collect::<Result<Vec<_>>>()?;
-            let distribution = options.distribution;
-            let spec = Arc::new(ExportSpec {
-                targets,
-                format,
-                options,
-                partitioning: None,
-                data_columns: None,
-                max_open_writers: MAX_OPEN_WRITERS,
-                progress: engine.progress(),
-                attempt: Uuid::new_v4(),
-                written: Arc::default(),
-            });
+            let (format, urls) = (*format, urls.clone());
+            let (spec, distribution) = storage_url_spec(engine, &command, format, &urls)?;
             let plan = plan_export(frame, Arc::clone(&spec), distribution).await?;
             let artifacts = run_export(plan, &spec, engine.context().task_ctx()).await?;
             artifacts_table(None, &artifacts)
@@ -209,14 +199,14 @@ async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
                     "`compressed` does not apply to `.export to table`: set compressed=true on the external table".into(),
                 ));
             }
-            let table = external_table::load(engine.database(), &name).await?;
+            let table = external_table::load(engine.database(), name).await?;
             let attempt = Uuid::new_v4();
             // On record while it writes, so that its files stay hidden from read-back
             // until it has finished, and a killed export's files are found and deleted
             // by `.clean database`. (A Delta table shows only what its log commits.)
             let recorded = table.def.kind == ExternalTableKind::Storage;
             if recorded {
-                record_one_shot_attempt(engine, &name, attempt).await?;
+                record_one_shot_attempt(engine, name, attempt).await?;
             }
             let written = export_to_table(
                 &table,
@@ -240,7 +230,7 @@ async fn run(engine: &Engine, command: ExportCommand) -> Result<RecordBatch> {
                      run the export again"
                 ))
             })?;
-            artifacts_table(Some(&name), &artifacts)
+            artifacts_table(Some(name), &artifacts)
         }
     }
 }
