@@ -400,3 +400,92 @@ fn serve_merges_small_extents_in_the_background() {
         "rows keep their cursors: commits 6..=9 are the last four"
     );
 }
+
+/// A continuous export over a fact table joined with a dimension table: both are
+/// merged (and a vacuum runs) while a run uploads its artifact, that is after the run
+/// planned its scopes on the older extents, and the next run plans on merged ones.
+/// Every fact row is exported once, with its dimension values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fact_and_dimension_tables_merged_mid_run_export_each_row_once() {
+    use datafusion_export::tables::merge::MergePolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("bucket");
+    std::fs::create_dir_all(&folder).unwrap();
+    let bucket = InstrumentedStore::new(Arc::new(
+        object_store::local::LocalFileSystem::new_with_prefix(&folder).unwrap(),
+    ) as Arc<dyn ObjectStore>);
+    let e = Engine::in_memory().await.unwrap();
+    e.context()
+        .register_object_store(&url::Url::parse("faulty://bucket").unwrap(), bucket.clone());
+    for text in [
+        ".create table F (id:long, k:long)",
+        ".create table D (k:long, name:string)",
+        ".create external table X (id:long, name:string) kind=storage dataformat=parquet ('faulty://bucket/out')",
+        ".create-or-alter continuous-export E over (F) to table X <| SELECT F.id, D.name FROM F JOIN D ON F.k = D.k",
+    ] {
+        e.execute_collect(text).await.unwrap();
+    }
+    let policy = MergePolicy {
+        max_extents: 2,
+        ..Default::default()
+    };
+    let mut next = 0i64;
+    for round in 0..3 {
+        // Facts and the dimension rows they refer to, in many small ingestions.
+        for _ in 0..4 {
+            let k = next;
+            e.execute_collect(&format!("INSERT INTO D VALUES ({k}, 'name-{k}')"))
+                .await
+                .unwrap();
+            e.execute_collect(&format!(
+                "INSERT INTO F VALUES ({}, {k}), ({}, {k})",
+                2 * next,
+                2 * next + 1
+            ))
+            .await
+            .unwrap();
+            next += 1;
+        }
+        // While the run uploads its artifact, both tables are merged and a vacuum
+        // runs: the run's commit still covers exactly what it planned.
+        {
+            let (db, policy) = (e.database().clone(), policy.clone());
+            let mut armed = true;
+            bucket.set_put_hook(Some(Box::new(move |path: &Path| {
+                if !armed || !path.as_ref().starts_with("out/") {
+                    return None;
+                }
+                armed = false;
+                let (db, policy) = (db.clone(), policy.clone());
+                Some(Box::pin(async move {
+                    db.merge_table("F", &policy).await.unwrap();
+                    db.merge_table("D", &policy).await.unwrap();
+                    db.vacuum(std::time::Duration::from_secs(3600))
+                        .await
+                        .unwrap();
+                    Ok(())
+                }))
+            })));
+        }
+        e.execute_collect(".run continuous-export E").await.unwrap();
+        bucket.set_put_hook(None);
+        assert!(
+            e.database().extents("F").await.unwrap().len() < 4 * (round + 1),
+            "round {round}: F was merged"
+        );
+    }
+    let mut exported = rows_as_text(
+        &e.execute_collect("SELECT id, name FROM external_table('X')")
+            .await
+            .unwrap(),
+    );
+    exported.sort();
+    let mut expected: Vec<String> = (0..2 * next)
+        .map(|id| format!("{id}|name-{}", id / 2))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        exported, expected,
+        "each fact row once, with its dimension values"
+    );
+}
