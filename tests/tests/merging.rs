@@ -489,3 +489,44 @@ async fn fact_and_dimension_tables_merged_mid_run_export_each_row_once() {
         "each fact row once, with its dimension values"
     );
 }
+
+/// A merge whose commit's response is lost still lands once (the commit is read back by
+/// its id); one whose upload fails commits nothing, and a retry merges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_under_faults_lands_once_or_not_at_all() {
+    use datafusion_export_integration_tests::fault_store::{CallKind, Fault, FaultStore};
+    let faulty = FaultStore::new(Arc::new(InMemory::new()));
+    let db = Database::open_store(faulty.clone(), "db", Default::default())
+        .await
+        .unwrap();
+    let e = Engine::new(db.clone());
+    e.execute_collect(".create table T (id:long, s:string)")
+        .await
+        .unwrap();
+    for n in 0..6 {
+        db.ingest("T", vec![id_batch(&[n])]).await.unwrap();
+    }
+    let last = db.current_cursor().sequence();
+    let before = answers(&e, last).await;
+    let ids = extent_ids(&db);
+
+    // The merged file's upload fails: nothing is committed.
+    faulty.arm(CallKind::Put, 1, Fault::FailBeforeWrite);
+    assert!(db.merge_extents("T", &ids[0..2]).await.is_err());
+    faulty.disarm();
+    assert_eq!(extent_ids(&db), ids);
+
+    // The commit lands but its response is lost: the merge reads it back, once.
+    faulty.arm(CallKind::Put, 2, Fault::LostResponse);
+    let receipt = db.merge_extents("T", &ids[0..2]).await.unwrap();
+    assert_eq!(faulty.disarm(), 1, "the fault hit the commit");
+    assert_eq!(extent_ids(&db).len(), 5);
+    assert_eq!(extent_ids(&db)[0], receipt.merged.file.id);
+    let reopened = Engine::new(
+        Database::open_store(faulty.clone(), "db", Default::default())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(extent_ids(reopened.database()).len(), 5);
+    assert_eq!(answers(&reopened, last).await, before);
+}
