@@ -530,3 +530,84 @@ async fn a_merge_under_faults_lands_once_or_not_at_all() {
     assert_eq!(extent_ids(reopened.database()).len(), 5);
     assert_eq!(answers(&reopened, last).await, before);
 }
+
+/// A merge commits after a continuous-export run planned its query and before it read
+/// a row (at the run's first commit, its attempt record): the run's scan resolves its
+/// scope against the merged extent, filters it by cursor, and exports each row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_between_a_runs_planning_and_its_read_changes_nothing() {
+    use datafusion_export::tables::merge::MergePolicy;
+    let raw: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let watched = InstrumentedStore::new(Arc::clone(&raw));
+    let e = Engine::new(
+        Database::open_store(watched.clone(), "db", Default::default())
+            .await
+            .unwrap(),
+    );
+    let merger = Database::open_store(Arc::clone(&raw), "db", Default::default())
+        .await
+        .unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let url = url::Url::from_directory_path(target.path()).unwrap();
+    for text in [
+        ".create table T (id:long, s:string)".to_string(),
+        format!(".create external table X (id:long, s:string) kind=storage dataformat=parquet ('{url}x')"),
+        ".create-or-alter continuous-export E over (T) to table X <| SELECT id, s FROM T".to_string(),
+    ] {
+        e.execute_collect(&text).await.unwrap();
+    }
+    let mut exported_so_far = 0;
+    for round in 0..3i64 {
+        for n in 0..4 {
+            let id = round * 4 + n;
+            e.database()
+                .ingest("T", vec![id_batch(&[id])])
+                .await
+                .unwrap();
+        }
+        // The next commit is the run's attempt record: the merge lands just before it,
+        // over extents the last run exported and the ones this run will read.
+        let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut armed = true;
+        let flag = Arc::clone(&fired);
+        let (merger, policy) = (
+            merger.clone(),
+            MergePolicy {
+                max_extents: 2,
+                ..Default::default()
+            },
+        );
+        watched.set_put_hook(Some(Box::new(move |path: &Path| {
+            if !armed || !path.as_ref().starts_with("_log/0") {
+                return None;
+            }
+            armed = false;
+            let (merger, policy, flag) = (merger.clone(), policy.clone(), Arc::clone(&flag));
+            Some(Box::pin(async move {
+                let merged = !merger.merge_table("T", &policy).await.unwrap().is_empty();
+                flag.store(merged, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }))
+        })));
+        let outcome = e.execute_collect(".run continuous-export E").await.unwrap();
+        watched.set_put_hook(None);
+        assert!(
+            fired.load(std::sync::atomic::Ordering::SeqCst),
+            "round {round}: the merge ran inside the run"
+        );
+        exported_so_far += 4;
+        let mut exported = i64_column(
+            &e.execute_collect("SELECT id FROM external_table('X')")
+                .await
+                .unwrap(),
+            "id",
+        );
+        exported.sort();
+        assert_eq!(
+            exported,
+            (0..exported_so_far).collect::<Vec<i64>>(),
+            "round {round}: {}",
+            rows_as_text(&outcome).join("; ")
+        );
+    }
+}
