@@ -611,3 +611,51 @@ async fn a_merge_between_a_runs_planning_and_its_read_changes_nothing() {
         );
     }
 }
+
+/// `.merge async` returns an operation id at once; the operation merges, and its
+/// details are the merges' rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_async_runs_as_an_operation() {
+    let e = Engine::in_memory().await.unwrap();
+    e.execute_collect(".create table T (id:long)")
+        .await
+        .unwrap();
+    for n in 0..4 {
+        e.execute_collect(&format!("INSERT INTO T VALUES ({n})"))
+            .await
+            .unwrap();
+    }
+    e.execute_collect(r#".alter table T policy merge '{"MaxExtentsToMerge": 4}'"#)
+        .await
+        .unwrap();
+    let started = e.execute_collect(".merge async T").await.unwrap();
+    let id = datafusion_export_integration_tests::string_column(&started, "OperationId")[0].clone();
+    let ended = e.operations().wait_all().await;
+    assert_eq!(ended.len(), 1);
+    let shown = rows_as_text(
+        &e.execute_collect(&format!(".show operation {id}"))
+            .await
+            .unwrap(),
+    )
+    .join("\n");
+    assert!(
+        shown.contains("Completed") && shown.contains("ExtentsMerge"),
+        "{shown}"
+    );
+    let details = e
+        .execute_collect(&format!(".show operation {id} details"))
+        .await
+        .unwrap();
+    assert_eq!(
+        datafusion_export_integration_tests::string_column(&details, "RowCount"),
+        vec!["4".to_string()]
+    );
+    assert_eq!(extent_ids(e.database()).len(), 1);
+    // A missing table is refused at once, with no operation.
+    let err = e
+        .execute_collect(".merge async Nope")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Nope"), "{err}");
+}

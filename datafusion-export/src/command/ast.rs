@@ -94,9 +94,11 @@ pub enum Command {
     /// `.alter database secret key`: re-encrypts the secrets of every external table
     /// under the first configured secret key (key rotation).
     AlterSecretKey,
-    /// `.merge T [(ExtentId, …)]`: merges the given consecutive extents of `T`, or
-    /// without ids every run of small extents the merge policy allows.
+    /// `.merge [async] T [(ExtentId, …)]`: merges the given consecutive extents of
+    /// `T`, or without ids every run of small extents the merge policy allows.
     MergeExtents {
+        /// With `async`: runs as an operation; the command returns its id.
+        is_async: bool,
         /// Table name.
         table: String,
         /// Extent ids (GUIDs, lower-case), or `None` for the policy's choice.

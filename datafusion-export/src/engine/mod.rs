@@ -71,9 +71,11 @@ impl Engine {
             Command::ShowMergePolicy { table } => {
                 commands::tables::show_merge_policy(&self.db, table.as_deref()).await?
             }
-            Command::MergeExtents { table, ids } => {
-                commands::tables::merge(&self.db, &table, ids.as_deref()).await?
-            }
+            Command::MergeExtents {
+                table,
+                ids,
+                is_async,
+            } => commands::tables::merge_command(self, &table, ids, is_async, &shown).await?,
             Command::ShowTableSchema { name } => {
                 commands::tables::show_schema(&self.db, &name).await?
             }

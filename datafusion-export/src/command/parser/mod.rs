@@ -109,7 +109,7 @@ pub const SUPPORTED_COMMANDS: &str = ".create table <name> (<col>:<type>, ...), 
 [partition by (...)] [pathformat=(...)] [dataformat=<format>] ('<url>', ...) [with (...)], \
 .drop external table <name> [ifexists], .show external tables, .show external table <name>, \
 .alter database secret key, .clean database [older than <timespan>], \
-.merge <table> [(<extent id>, ...)], \
+.merge [async] <table> [(<extent id>, ...)], \
 .alter table <name> policy merge '<json>', .alter database policy merge '<json>', \
 .show table <name> policy merge, .show database policy merge, \
 .show operations, .show operation <id> [details], \

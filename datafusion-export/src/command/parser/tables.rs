@@ -108,9 +108,17 @@ impl Parser<'_> {
         Ok(command)
     }
 
-    /// `.merge` (already consumed) `<table> [( <extent id> [, ...] )]`.
+    /// `.merge` (already consumed) `[async] <table> [( <extent id> [, ...] )]`.
     pub(super) fn parse_merge(&mut self) -> Result<Command, ParseError> {
-        const FORM: &str = "'.merge <table> [(<extent id>, ...)]'";
+        const FORM: &str = "'.merge [async] <table> [(<extent id>, ...)]'";
+        // `async` unless it is the table's name (nothing or a list follows it).
+        let is_async = self.peek_keyword("async")
+            && self
+                .peek_nth(1)
+                .is_some_and(|t| !matches!(t.token, Token::LParen | Token::SemiColon));
+        if is_async {
+            self.advance();
+        }
         let (table, _) = self.parse_name("a table name after '.merge'")?;
         let ids = if self.peek_is(|t| matches!(t, Token::LParen)) {
             self.advance();
@@ -131,7 +139,11 @@ impl Parser<'_> {
             None
         };
         self.expect_end(FORM)?;
-        Ok(Command::MergeExtents { table, ids })
+        Ok(Command::MergeExtents {
+            is_async,
+            table,
+            ids,
+        })
     }
 
     /// `( <column>:<type> [, ...] )`: at least one column, names unique.

@@ -323,7 +323,8 @@ pub fn artifacts_table(
         .build()
 }
 
-fn details_of(batch: &RecordBatch) -> OperationDetails {
+/// A result table as an operation's details.
+pub fn details_of(batch: &RecordBatch) -> OperationDetails {
     let schema = batch.schema();
     let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let formatted: Vec<Vec<Option<String>>> = (0..batch.num_rows())

@@ -138,6 +138,35 @@ pub async fn show_extents(db: &Database, name: &str) -> Result<RecordBatch> {
         .build()
 }
 
+/// `.merge [async] T [(ExtentId, …)]`: one row per merge, or with `async` the id of
+/// the operation that merges (`.show operation <id> details` shows the rows).
+pub async fn merge_command(
+    engine: &Engine,
+    table: &str,
+    ids: Option<Vec<String>>,
+    is_async: bool,
+    shown_text: &str,
+) -> Result<RecordBatch> {
+    if !is_async {
+        return merge(engine.database(), table, ids.as_deref()).await;
+    }
+    // A missing table is an error now, not a failed operation later.
+    engine.database().table_schema(table).await?;
+    let (db, table) = (engine.database().clone(), table.to_string());
+    let id = engine
+        .operations()
+        .spawn("ExtentsMerge", shown_text, true, async move {
+            merge(&db, &table, ids.as_deref())
+                .await
+                .map(|batch| super::export::details_of(&batch))
+                .map_err(|e| crate::engine::scrub_error(e).to_string())
+        })
+        .await?;
+    ResultBuilder::new()
+        .strings("OperationId", [Some(id.to_string())])
+        .build()
+}
+
 /// `.merge T [(ExtentId, …)]`: one row per merge.
 pub async fn merge(db: &Database, table: &str, ids: Option<&[String]>) -> Result<RecordBatch> {
     let receipts = match ids {
