@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, TimestampNanosecondArray, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::{
     DefaultParquetFileReaderFactory, ParquetFileReaderFactory,
@@ -38,11 +38,6 @@ pub const CURSOR_COLUMN: &str = "__dfx_cursor";
 /// The hidden column of a merged extent that holds each row's ingestion time.
 pub const INGESTION_TIME_COLUMN_STORED: &str = "__dfx_ingestion_time";
 
-/// The type of [`INGESTION_TIME_COLUMN_STORED`].
-fn time_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
-}
-
 /// Rows per row group of a merged extent: its rows are in cursor order, so a scope
 /// that covers part of it reads only the row groups (and pages) it overlaps.
 pub const MERGED_ROW_GROUP_ROWS: usize = 65_536;
@@ -64,7 +59,11 @@ pub fn merged_schema(columns: &Schema) -> SchemaRef {
         .map(|f| f.as_ref().clone())
         .collect();
     fields.push(Field::new(CURSOR_COLUMN, DataType::UInt64, false));
-    fields.push(Field::new(INGESTION_TIME_COLUMN_STORED, time_type(), false));
+    fields.push(Field::new(
+        INGESTION_TIME_COLUMN_STORED,
+        datafusion_export_udfs::ingestion_time_type(),
+        false,
+    ));
     Arc::new(Schema::new(fields))
 }
 

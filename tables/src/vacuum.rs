@@ -94,12 +94,15 @@ pub struct Deleted {
 }
 
 /// What a vacuum did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VacuumReport {
     /// Everything deleted, in the order deleted.
     pub deleted: Vec<Deleted>,
     /// The checkpoint that opening now starts from, when log files were deleted.
     pub kept_checkpoint: Option<u64>,
+    /// Only what was older than this went (now, on the database's clock, minus the
+    /// window): layers above clean their own objects by the same instant.
+    pub cutoff: DateTime<Utc>,
 }
 
 impl VacuumReport {
@@ -117,7 +120,11 @@ impl Database {
         let cutoff = self.vacuum_cutoff(older_than)?;
         self.refresh().await?;
         let state = self.read_state();
-        let mut report = VacuumReport::default();
+        let mut report = VacuumReport {
+            deleted: Vec::new(),
+            kept_checkpoint: None,
+            cutoff,
+        };
 
         // Stream heads are restored from their commits before those may go.
         for (stream, head) in &state.streams {
@@ -203,7 +210,7 @@ impl Database {
 
     /// The instant before which the vacuum deletes, for a window `older_than` (at
     /// least [`MIN_VACUUM_WINDOW`]), on the database's clock.
-    pub fn vacuum_cutoff(&self, older_than: Duration) -> Result<DateTime<Utc>> {
+    fn vacuum_cutoff(&self, older_than: Duration) -> Result<DateTime<Utc>> {
         if older_than < MIN_VACUUM_WINDOW {
             return Err(TablesError::Invalid(format!(
                 "the vacuum window must be at least 1h: anything still running that started \

@@ -29,43 +29,78 @@ async fn files(store: &InstrumentedStore) -> Vec<String> {
     files
 }
 
+/// A database (in memory, on a manual clock) whose export target X is a local folder
+/// behind an instrumented store, with table T of 200,000 rows in four ingestions;
+/// `setup` runs after T and X are created and before the ingestions.
+struct World {
+    _dir: tempfile::TempDir,
+    folder: std::path::PathBuf,
+    bucket: Arc<InstrumentedStore>,
+    clock: Arc<ManualClock>,
+    engine: Engine,
+    ids: Vec<i64>,
+}
+
+impl World {
+    async fn new(setup: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("bucket");
+        std::fs::create_dir_all(&folder).unwrap();
+        let bucket =
+            InstrumentedStore::new(Arc::new(LocalFileSystem::new_with_prefix(&folder).unwrap())
+                as Arc<dyn ObjectStore>);
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+        ));
+        let db = Database::open_store(
+            Arc::new(InMemory::new()),
+            "db",
+            DatabaseOptions::default().with_clock(clock.clone()),
+        )
+        .await
+        .unwrap();
+        let engine = Engine::with_settings(db, ContinuousSettings::default());
+        engine
+            .context()
+            .register_object_store(&url::Url::parse("faulty://bucket").unwrap(), bucket.clone());
+        let tables = [
+            ".create table T (id:long, s:string)",
+            ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('faulty://bucket/out') with (sizeLimit=1048576)",
+        ];
+        for text in tables.iter().chain(setup) {
+            engine.execute_collect(text).await.unwrap();
+        }
+        let ids: Vec<i64> = (0..200_000).collect();
+        for chunk in ids.chunks(50_000) {
+            engine
+                .database()
+                .ingest("T", vec![id_batch(chunk)])
+                .await
+                .unwrap();
+        }
+        World {
+            _dir: dir,
+            folder,
+            bucket,
+            clock,
+            engine,
+            ids,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_run_leaves_nothing_after_the_next_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("bucket");
-    std::fs::create_dir_all(&folder).unwrap();
-    let bucket = InstrumentedStore::new(
-        Arc::new(LocalFileSystem::new_with_prefix(&folder).unwrap()) as Arc<dyn ObjectStore>,
-    );
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
-    ));
-    let db = Database::open_store(
-        Arc::new(InMemory::new()),
-        "db",
-        DatabaseOptions::default().with_clock(clock),
-    )
-    .await
-    .unwrap();
-    let engine = Engine::with_settings(db, ContinuousSettings::default());
-    engine
-        .context()
-        .register_object_store(&url::Url::parse("faulty://bucket").unwrap(), bucket.clone());
-    for text in [
-        ".create table T (id:long, s:string)",
-        ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('faulty://bucket/out') with (sizeLimit=1048576)",
+    let world = World::new(&[
         ".create-or-alter continuous-export E to table X with (distribution='single') <| SELECT id, s FROM T",
-    ] {
-        engine.execute_collect(text).await.unwrap();
-    }
-    let ids: Vec<i64> = (0..200_000).collect();
-    for chunk in ids.chunks(50_000) {
-        engine
-            .database()
-            .ingest("T", vec![id_batch(chunk)])
-            .await
-            .unwrap();
-    }
+    ])
+    .await;
+    let (folder, bucket, engine, ids) = (
+        &world.folder,
+        world.bucket.clone(),
+        &world.engine,
+        world.ids.clone(),
+    );
 
     // The run stops for good at its second artifact: then the process is killed.
     let (reached_tx, reached) = oneshot::channel::<()>();
@@ -154,40 +189,13 @@ async fn a_killed_run_leaves_nothing_after_the_next_run() {
 /// them once the attempt is older than the window. A finished export is visible.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_one_shot_export_is_hidden_then_cleaned() {
-    let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("bucket");
-    std::fs::create_dir_all(&folder).unwrap();
-    let bucket = InstrumentedStore::new(
-        Arc::new(LocalFileSystem::new_with_prefix(&folder).unwrap()) as Arc<dyn ObjectStore>,
+    let world = World::new(&[]).await;
+    let (bucket, engine, ids, clock) = (
+        world.bucket.clone(),
+        &world.engine,
+        world.ids.clone(),
+        &world.clock,
     );
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
-    ));
-    let db = Database::open_store(
-        Arc::new(InMemory::new()),
-        "db",
-        DatabaseOptions::default().with_clock(clock.clone()),
-    )
-    .await
-    .unwrap();
-    let engine = Engine::with_settings(db, ContinuousSettings::default());
-    engine
-        .context()
-        .register_object_store(&url::Url::parse("faulty://bucket").unwrap(), bucket.clone());
-    for text in [
-        ".create table T (id:long, s:string)",
-        ".create external table X (id:long, s:string) kind=storage dataformat=parquet ('faulty://bucket/out') with (sizeLimit=1048576)",
-    ] {
-        engine.execute_collect(text).await.unwrap();
-    }
-    let ids: Vec<i64> = (0..200_000).collect();
-    for chunk in ids.chunks(50_000) {
-        engine
-            .database()
-            .ingest("T", vec![id_batch(chunk)])
-            .await
-            .unwrap();
-    }
     let export = ".export to table X with (distribution='single') <| SELECT id, s FROM T";
 
     let (reached_tx, reached) = oneshot::channel::<()>();

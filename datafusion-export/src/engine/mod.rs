@@ -152,8 +152,8 @@ impl Engine {
         &self,
         older_than: std::time::Duration,
     ) -> Result<datafusion_export_tables::VacuumReport> {
-        let cutoff = self.db.vacuum_cutoff(older_than)?;
         let mut report = commands::maintenance::clean(&self.db, older_than).await?;
+        let cutoff = report.cutoff;
         for (path, size) in commands::export::clean_dead_attempts(self, cutoff).await? {
             report.deleted.push(datafusion_export_tables::Deleted {
                 path,

@@ -15,9 +15,8 @@ use crate::results::ResultBuilder;
 /// Deletes what `db` no longer needs and is older than `older_than` (at least
 /// [`MIN_VACUUM_WINDOW`](datafusion_export_tables::MIN_VACUUM_WINDOW)).
 pub async fn clean(db: &Database, older_than: Duration) -> Result<VacuumReport> {
-    let cutoff = db.vacuum_cutoff(older_than)?;
     let mut report = db.vacuum(older_than).await?;
-    let doomed = operations::stale_files(db, cutoff).await?;
+    let doomed = operations::stale_files(db, report.cutoff).await?;
     db.delete_all(doomed, &mut report).await?;
     Ok(report)
 }
