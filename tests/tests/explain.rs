@@ -96,3 +96,19 @@ async fn explain_export_shows_node_sink_and_cursor_scope() {
     let plan = explain(&e, "EXPLAIN SELECT id FROM T").await;
     assert!(plan.contains("ExtentScanExec"), "{plan}");
 }
+
+/// Text that only looks like `EXPLAIN` (multi-byte characters where the keyword ends,
+/// nothing after it) is an error, never a panic.
+#[tokio::test]
+async fn explain_lookalikes_are_errors_not_panics() {
+    let e = Engine::in_memory().await.unwrap();
+    for text in [
+        "explaiñ .export to csv ('x') <| SELECT 1",
+        "EXPLAINé .export to csv ('x') <| SELECT 1",
+        "explain",
+        "explain analyzé .export to csv ('x') <| SELECT 1",
+        "ëxplain .show tables",
+    ] {
+        assert!(e.execute_collect(text).await.is_err(), "{text}");
+    }
+}

@@ -239,9 +239,13 @@ fn secrets_of(command: &Command) -> Vec<String> {
 fn explained_command(text: &str) -> Option<(&str, bool, bool)> {
     let mut rest = text.trim_start();
     let mut word = |name: &str| -> bool {
-        let matched = rest.len() > name.len()
-            && rest[..name.len()].eq_ignore_ascii_case(name)
-            && rest[name.len()..].starts_with(char::is_whitespace);
+        // `get`, not slicing: user text may have a multi-byte character there.
+        let matched = rest
+            .get(..name.len())
+            .is_some_and(|word| word.eq_ignore_ascii_case(name))
+            && rest
+                .get(name.len()..)
+                .is_some_and(|after| after.starts_with(char::is_whitespace));
         if matched {
             rest = rest[name.len()..].trim_start();
         }
