@@ -183,6 +183,7 @@ impl ExtentWriter {
                 path,
                 rows: 0,
                 size: 0,
+                original_size: None,
             },
             upload: None,
         });
@@ -218,7 +219,18 @@ impl ExtentWriter {
         else {
             return Ok(());
         };
-        let chunks = writer.into_inner()?; // writes the footer
+        let mut writer = writer;
+        let metadata = writer.finish()?; // writes the footer
+        file.original_size = Some(
+            metadata
+                .row_groups()
+                .iter()
+                .map(|g| u64::try_from(g.total_byte_size()).unwrap_or(0))
+                .sum(),
+        );
+        // The footer is written: take the bytes (`into_inner` would finish again).
+        let chunks = std::mem::take(writer.inner_mut());
+        drop(writer);
         file.size = chunks.written;
         let mut parts = chunks.full;
         if !chunks.current.is_empty() {

@@ -22,7 +22,7 @@ use datafusion::datasource::physical_plan::parquet::{
 use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
 use uuid::Uuid;
@@ -161,7 +161,7 @@ impl MergePolicy {
         let (mut rows, mut bytes) = (0u64, 0u64);
         for extent in extents {
             let small = extent.file.rows < self.row_count_upper_bound
-                && size_bound.is_none_or(|b| extent.file.size < b);
+                && size_bound.is_none_or(|b| extent.file.original_bytes() < b);
             let joins = group.first().is_some_and(|first| {
                 self.tier(first.file.rows) == self.tier(extent.file.rows)
                     && extent
@@ -170,7 +170,7 @@ impl MergePolicy {
                         <= range
             });
             let fits = rows + extent.file.rows <= self.row_count_upper_bound
-                && size_bound.is_none_or(|b| bytes + extent.file.size <= b);
+                && size_bound.is_none_or(|b| bytes + extent.file.original_bytes() <= b);
             if !small || !joins || !fits {
                 // A group that reached a bound merges as it is; otherwise it waits
                 // for more extents of its tier.
@@ -184,7 +184,7 @@ impl MergePolicy {
             if small {
                 group.push(extent);
                 rows += extent.file.rows;
-                bytes += extent.file.size;
+                bytes += extent.file.original_bytes();
                 if group.len() == full {
                     merges.push(group.iter().map(|e| e.file.id).collect());
                     group.clear();
@@ -230,9 +230,14 @@ impl Database {
             ExtentWriter::new(self.object_store(), table, Arc::clone(&schema), usize::MAX)
                 .with_properties(merged_writer_properties());
         let written = async {
-            for source in &sources {
-                self.copy_extent(source, &columns, &schema, &mut writer)
-                    .await?;
+            // Sources are opened (and small ones read whole) a few at a time ahead of
+            // the one being written, so that a merge of many tiny extents is not one
+            // store round trip after another; they are written strictly in order.
+            let mut opened = futures::stream::iter(sources.clone())
+                .map(|source| self.open_source(source))
+                .buffered(MERGE_READ_AHEAD);
+            while let Some(source) = opened.try_next().await? {
+                source.copy_into(&columns, &schema, &mut writer).await?;
             }
             Ok::<_, TablesError>(())
         }
@@ -357,14 +362,8 @@ impl Database {
         }
     }
 
-    /// Streams one source extent into `writer`, with its rows' cursors and times.
-    async fn copy_extent(
-        &self,
-        source: &Extent,
-        columns: &SchemaRef,
-        schema: &SchemaRef,
-        writer: &mut ExtentWriter,
-    ) -> Result<()> {
+    /// Opens one source extent; one of at most [`SMALL_SOURCE_BYTES`] is read whole.
+    async fn open_source(&self, source: Extent) -> Result<OpenSource> {
         // DataFusion's own reader of a Parquet file on an object store.
         let reader = DefaultParquetFileReaderFactory::new(self.object_store()).create_reader(
             0,
@@ -373,57 +372,114 @@ impl Database {
             &ExecutionPlanMetricsSet::new(),
         )?;
         let reader: Box<dyn datafusion::parquet::arrow::async_reader::AsyncFileReader> = reader;
-        let mut stream = ParquetRecordBatchStreamBuilder::new(reader)
+        let stream = ParquetRecordBatchStreamBuilder::new(reader)
             .await?
             .build()?;
-        while let Some(batch) = stream.try_next().await? {
-            let rows = batch.num_rows();
-            if rows == 0 {
-                continue;
-            }
-            let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-            for field in columns.fields() {
-                let column =
-                    batch
-                        .column_by_name(field.name())
-                        .ok_or_else(|| TablesError::CorruptLog {
-                            path: source.file.path.clone(),
-                            reason: format!("the extent has no column '{}'", field.name()),
-                        })?;
-                arrays.push(Arc::clone(column));
-            }
-            match source.merged {
-                // A merged source carries its rows' cursors and times.
-                Some(_) => {
-                    for name in [CURSOR_COLUMN, INGESTION_TIME_COLUMN_STORED] {
-                        let column =
-                            batch
-                                .column_by_name(name)
-                                .ok_or_else(|| TablesError::CorruptLog {
-                                    path: source.file.path.clone(),
-                                    reason: format!("the merged extent has no column '{name}'"),
-                                })?;
-                        arrays.push(Arc::clone(column));
-                    }
+        let rows = if source.file.size <= SMALL_SOURCE_BYTES {
+            SourceRows::Read(stream.try_collect().await?)
+        } else {
+            SourceRows::Stream(stream)
+        };
+        Ok(OpenSource { source, rows })
+    }
+}
+
+/// Sources opened ahead of the one being written.
+const MERGE_READ_AHEAD: usize = 16;
+
+/// Sources up to this size are read whole when opened (so at most
+/// [`MERGE_READ_AHEAD`] of them are held at once); bigger ones are streamed.
+const SMALL_SOURCE_BYTES: u64 = 1 << 20;
+
+/// A source extent of a merge, opened.
+struct OpenSource {
+    source: Extent,
+    rows: SourceRows,
+}
+
+enum SourceRows {
+    Read(Vec<RecordBatch>),
+    Stream(
+        datafusion::parquet::arrow::async_reader::ParquetRecordBatchStream<
+            Box<dyn datafusion::parquet::arrow::async_reader::AsyncFileReader>,
+        >,
+    ),
+}
+
+impl OpenSource {
+    /// Writes the source's rows into `writer`, with their cursors and times.
+    async fn copy_into(
+        self,
+        columns: &SchemaRef,
+        schema: &SchemaRef,
+        writer: &mut ExtentWriter,
+    ) -> Result<()> {
+        match self.rows {
+            SourceRows::Read(batches) => {
+                for batch in &batches {
+                    write_with_hidden(&self.source, batch, columns, schema, writer).await?;
                 }
-                None => {
-                    let nanos = source.ingestion_time.timestamp_nanos_opt().ok_or_else(|| {
-                        TablesError::Invalid(format!(
-                            "ingestion time {} cannot be stored in nanoseconds",
-                            source.ingestion_time
-                        ))
-                    })?;
-                    arrays.push(Arc::new(UInt64Array::from_value(source.cursor, rows)));
-                    arrays.push(Arc::new(
-                        TimestampNanosecondArray::from_value(nanos, rows).with_timezone("UTC"),
-                    ));
+            }
+            SourceRows::Stream(mut stream) => {
+                while let Some(batch) = stream.try_next().await? {
+                    write_with_hidden(&self.source, &batch, columns, schema, writer).await?;
                 }
             }
-            let batch = RecordBatch::try_new(Arc::clone(schema), arrays)?;
-            writer.write(&batch).await?;
         }
         Ok(())
     }
+}
+
+/// Writes `batch` of `source` into `writer` with each row's cursor and ingestion time.
+async fn write_with_hidden(
+    source: &Extent,
+    batch: &RecordBatch,
+    columns: &SchemaRef,
+    schema: &SchemaRef,
+    writer: &mut ExtentWriter,
+) -> Result<()> {
+    let rows = batch.num_rows();
+    if rows == 0 {
+        return Ok(());
+    }
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for field in columns.fields() {
+        let column = batch
+            .column_by_name(field.name())
+            .ok_or_else(|| TablesError::CorruptLog {
+                path: source.file.path.clone(),
+                reason: format!("the extent has no column '{}'", field.name()),
+            })?;
+        arrays.push(Arc::clone(column));
+    }
+    match source.merged {
+        // A merged source carries its rows' cursors and times.
+        Some(_) => {
+            for name in [CURSOR_COLUMN, INGESTION_TIME_COLUMN_STORED] {
+                let column = batch
+                    .column_by_name(name)
+                    .ok_or_else(|| TablesError::CorruptLog {
+                        path: source.file.path.clone(),
+                        reason: format!("the merged extent has no column '{name}'"),
+                    })?;
+                arrays.push(Arc::clone(column));
+            }
+        }
+        None => {
+            let nanos = source.ingestion_time.timestamp_nanos_opt().ok_or_else(|| {
+                TablesError::Invalid(format!(
+                    "ingestion time {} cannot be stored in nanoseconds",
+                    source.ingestion_time
+                ))
+            })?;
+            arrays.push(Arc::new(UInt64Array::from_value(source.cursor, rows)));
+            arrays.push(Arc::new(
+                TimestampNanosecondArray::from_value(nanos, rows).with_timezone("UTC"),
+            ));
+        }
+    }
+    let batch = RecordBatch::try_new(Arc::clone(schema), arrays)?;
+    writer.write(&batch).await
 }
 
 /// The extents `ids` of `extents`, in order, if they are two or more and consecutive.
@@ -467,6 +523,7 @@ mod tests {
                 path: format!("e{n}"),
                 rows,
                 size: rows * 10,
+                original_size: None,
             },
             cursor: n as u64,
             ingestion_time: DateTime::<Utc>::default(),
@@ -520,6 +577,27 @@ mod tests {
         assert_eq!(policy.max_extents, 2);
         assert!(policy.allow_merge);
         assert!(serde_json::from_str::<MergePolicy>(r#"{"Frob": 1}"#).is_err());
+    }
+
+    /// `OriginalSizeMBUpperBoundForMerge` bounds the data before compression, as in
+    /// Kusto: extents of 400 KB stored in 40 KB merge two at a time under 1 MB.
+    #[test]
+    fn the_size_bound_is_on_original_size() {
+        let policy = MergePolicy {
+            size_mb_upper_bound: 1,
+            max_extents: 10,
+            ..Default::default()
+        };
+        let extents: Vec<Extent> = (1..=5)
+            .map(|n| {
+                let mut e = extent(n, 1);
+                e.file.size = 40_000;
+                e.file.original_size = Some(400_000);
+                e
+            })
+            .collect();
+        let ids = |v: &[u128]| v.iter().map(|n| Uuid::from_u128(*n)).collect::<Vec<_>>();
+        assert_eq!(policy.plan(&extents), vec![ids(&[1, 2]), ids(&[3, 4])]);
     }
 
     /// A day of one-row ingestions, merged as they come: each row is rewritten at

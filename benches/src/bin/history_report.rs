@@ -300,6 +300,7 @@ async fn vacuum_report(extents: usize) {
                 path,
                 rows: 1,
                 size: 512,
+                original_size: None,
             });
             let _ = n;
         }

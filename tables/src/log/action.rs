@@ -16,6 +16,19 @@ pub struct ExtentFile {
     pub rows: u64,
     /// Size of the file in bytes.
     pub size: u64,
+    /// Size of its data before compression and encoding, in bytes (Kusto's
+    /// "original size", which merge policies bound); absent in extents written by
+    /// versions before 0.2, where the file size stands in for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_size: Option<u64>,
+}
+
+impl ExtentFile {
+    /// The data's size before compression: [`original_size`](Self::original_size),
+    /// or the file size where it was not recorded.
+    pub fn original_bytes(&self) -> u64 {
+        self.original_size.unwrap_or(self.size)
+    }
 }
 
 /// A change a commit makes.

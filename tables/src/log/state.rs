@@ -556,6 +556,7 @@ mod tests {
             path: format!("e{n}"),
             rows: n,
             size: 10,
+            original_size: None,
         }
     }
 

@@ -135,6 +135,14 @@ pub async fn show_extents(db: &Database, name: &str) -> Result<RecordBatch> {
             "MaxIngestionTime",
             extents.iter().map(|e| Some(e.ingestion_time)),
         )
+        // Kusto's OriginalSize: the data before compression, which
+        // `OriginalSizeMBUpperBoundForMerge` bounds.
+        .longs(
+            "OriginalSize",
+            extents
+                .iter()
+                .map(|e| Some(e.file.original_bytes() as i64)),
+        )
         .build()
 }
 
