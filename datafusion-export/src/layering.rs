@@ -13,6 +13,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("output", 0),
     ("command", 0),
     ("catalog_objects", 1),
+    ("query", 1),
     ("export", 2),
     ("continuous", 3),
     ("engine", 4),

@@ -372,6 +372,7 @@ fn check_unguarded(text: &str) -> Result<Outcome, String> {
     check_cursor(text, &mut outcome)?;
     check_datetime_pattern(text, &mut outcome)?;
     check_property_values(text, &mut outcome)?;
+    check_kql(text, &mut outcome)?;
     // The text where each clause of a command takes a value.
     let templated = [
         format!(".create-or-alter continuous-export E to table X with (forcedLatency={text}) <| SELECT 1"),
@@ -390,6 +391,30 @@ fn check_unguarded(text: &str) -> Result<Outcome, String> {
         check_command(command, "templated command", &mut outcome)?;
     }
     Ok(outcome)
+}
+
+/// The KQL parser: the text as a query, as an operator pipeline, and where a query
+/// takes an expression.
+fn check_kql(text: &str, outcome: &mut Outcome) -> Result<(), String> {
+    use datafusion_export::command::kql::{parse_pipeline, parse_query};
+    let templated = format!("let x = {text}; T | where a == {text} | project b = {text}");
+    for (surface, candidate) in [("kql", text), ("kql templated", templated.as_str())] {
+        match parse_query(candidate) {
+            Ok(_) => outcome.note(surface, true),
+            Err(e) => {
+                outcome.note(surface, false);
+                parse_error_ok(surface, candidate, &e)?;
+            }
+        }
+    }
+    match parse_pipeline(text) {
+        Ok(_) => outcome.note("kql pipeline", true),
+        Err(e) => {
+            outcome.note("kql pipeline", false);
+            parse_error_ok("kql pipeline", text, &e)?;
+        }
+    }
+    Ok(())
 }
 
 fn check_command(text: &str, surface: &'static str, outcome: &mut Outcome) -> Result<(), String> {

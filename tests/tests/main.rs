@@ -14,6 +14,8 @@ mod faults;
 mod fuzz;
 mod history;
 mod ingestion;
+mod kql;
+mod kql_commands;
 mod merging;
 mod operations;
 mod orphans;

@@ -29,6 +29,15 @@ pub enum Command {
     /// Plain SQL, passed to DataFusion unchanged (text trimmed, without
     /// trailing `;` or trailing comments).
     Sql(String),
+    /// `<management command> | <KQL operators>`, e.g. `.show operations | where
+    /// State == "Failed"`: the operators applied to the command's result.
+    Piped {
+        /// The management command.
+        command: Box<Command>,
+        /// The text after the first `|` (a KQL operator pipeline, already checked to
+        /// parse; see [`crate::command::kql::parse_pipeline`]).
+        pipeline: String,
+    },
     /// `.create table T (a:long, s:string)`
     CreateTable {
         /// Table name.

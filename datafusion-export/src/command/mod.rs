@@ -28,6 +28,7 @@
 
 pub mod ast;
 mod error;
+pub mod kql;
 mod lexer;
 pub mod parser;
 pub mod script;

@@ -11,6 +11,10 @@ use super::lexer::lex;
 /// contain only whitespace). Separators inside string literals, quoted
 /// identifiers and comments (`--`, `//`, `/* */`) are ignored.
 ///
+/// A statement that starts with the keyword `let` is a KQL query whose `let`
+/// statements end in `;` (`let x = 1; T | where a > x`): its `;`s do not end it,
+/// only a blank line (or the end of the script) does.
+///
 /// Each statement is returned as its original text, starting at its first
 /// token and ending at its last token: leading and trailing whitespace and
 /// comments are dropped, comments inside a statement are kept. Empty and
@@ -39,8 +43,13 @@ pub fn split_statements(script: &str) -> Result<Vec<String>, ParseError> {
             }
         }
     };
+    // Whether the current statement is a KQL query starting with `let`.
+    let mut kql_let = false;
     for tok in &lexed.tokens {
         match &tok.token {
+            Token::SemiColon if kql_let => {
+                newlines = 0;
+            }
             Token::SemiColon => {
                 finish(&mut current);
                 newlines = 0;
@@ -49,6 +58,7 @@ pub fn split_statements(script: &str) -> Result<Vec<String>, ParseError> {
                 newlines += 1;
                 if newlines >= 2 {
                     finish(&mut current);
+                    kql_let = false;
                 }
             }
             Token::Whitespace(Whitespace::Space | Whitespace::Tab) => {}
@@ -63,7 +73,10 @@ pub fn split_statements(script: &str) -> Result<Vec<String>, ParseError> {
                 newlines = 0;
                 match &mut current {
                     Some((_, end)) => *end = tok.end,
-                    None => current = Some((tok.start, tok.end)),
+                    None => {
+                        kql_let = matches!(&tok.token, Token::Word(w) if w.quote_style.is_none() && w.value == "let");
+                        current = Some((tok.start, tok.end));
+                    }
                 }
             }
         }
@@ -129,6 +142,21 @@ mod tests {
         );
         let script = "select 1\r\n\r\nselect 2";
         assert_eq!(split(script), vec!["select 1", "select 2"]);
+    }
+
+    #[test]
+    fn kql_let_statements_end_at_a_blank_line() {
+        let script = "let x = 1; let t = T | where a > x;\nt | count;\n\nselect 1; select 2";
+        assert_eq!(
+            split(script),
+            vec![
+                "let x = 1; let t = T | where a > x;\nt | count",
+                "select 1",
+                "select 2"
+            ]
+        );
+        // Not a `let`: `;` still ends the statement.
+        assert_eq!(split("lets; x"), vec!["lets", "x"]);
     }
 
     #[test]

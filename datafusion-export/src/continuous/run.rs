@@ -237,7 +237,8 @@ async fn attempt(
         })
         .collect();
     let ctx = exporter.scoped_context(scopes);
-    let frame = ctx.sql(&export.query).await?;
+    let plan = crate::query::plan_query_body(&ctx.state(), &export.query).await?;
+    let frame = ctx.execute_logical_plan(plan).await?;
     let frame = conform_frame(frame, &table).map_err(RunError::permanent)?;
     // The transaction's version is the run's end cursor: it grows run after run, as
     // Delta requires, and tells a recovery run exactly which commits landed. The table

@@ -55,6 +55,16 @@ impl Engine {
     async fn run(&self, command: Command, shown: String) -> Result<DataFrame> {
         let batch = match command {
             Command::Sql(sql) => return self.sql(&sql).await,
+            Command::Piped { command, pipeline } => {
+                let frame = Box::pin(self.run(*command, shown)).await?;
+                let plan = crate::query::plan_pipeline(
+                    &self.ctx.state(),
+                    frame.into_unoptimized_plan(),
+                    &pipeline,
+                )
+                .await?;
+                return Ok(self.ctx.execute_logical_plan(plan).await?);
+            }
             Command::CreateTable { name, columns } => {
                 commands::tables::create_table(&self.db, &name, &columns).await?
             }
@@ -171,9 +181,10 @@ impl Engine {
         Ok(self.ctx.read_batch(batch)?)
     }
 
-    /// Plans SQL; `CREATE TABLE` and `DROP TABLE` of durable tables go to the database.
+    /// Plans a statement, SQL or KQL ([`crate::query::plan_query`]); SQL `CREATE
+    /// TABLE` and `DROP TABLE` of durable tables go to the database.
     async fn sql(&self, sql: &str) -> Result<DataFrame> {
-        let plan = self.ctx.state().create_logical_plan(sql).await?;
+        let plan = crate::query::plan_query(&self.ctx.state(), sql).await?;
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
                 commands::tables::create_table_from_sql(self, create).await?;

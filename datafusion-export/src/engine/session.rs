@@ -130,20 +130,22 @@ impl Engine {
         &self.ctx
     }
 
-    /// Runs the query after `<|` of a command; it must be SQL, not a command.
+    /// Runs the query after `<|` of a command; it must be a SQL or KQL query, not a
+    /// command.
     pub async fn query_stream(&self, query: &str) -> Result<SendableRecordBatchStream> {
         Ok(self.query_frame(query).await?.execute_stream().await?)
     }
 
     /// Plans the query after `<|` of a command: SQL that reads (a `SELECT`, `WITH`
-    /// or `VALUES`), not a management command or a statement that changes something.
+    /// or `VALUES`) or a KQL query ([`crate::query::plan_query_body`]), not a
+    /// management command or a statement that changes something.
     pub async fn query_frame(&self, query: &str) -> Result<DataFrame> {
         if query.trim_start().starts_with('.') {
             return Err(ExportError::Invalid(
-                "the query after '<|' must be SQL, not a management command".into(),
+                "the query after '<|' must be a SQL or KQL query, not a management command".into(),
             ));
         }
-        let plan = self.ctx.state().create_logical_plan(query).await?;
+        let plan = crate::query::plan_query_body(&self.ctx.state(), query).await?;
         if matches!(
             plan,
             LogicalPlan::Ddl(_)

@@ -159,7 +159,70 @@ pub fn parse_command(text: &str) -> Result<Command, ParseError> {
     if !is_command {
         return Ok(Command::Sql(clean_statement(text, &lexed)));
     }
-    Parser::new(text, lexed).parse()
+    let pipe = top_level_pipe(&lexed);
+    match Parser::new(text, lexed).parse() {
+        Ok(command) => Ok(command),
+        // `.show operations | where State == "Failed"`: a command, then KQL operators
+        // (a command that takes `|` itself, as `exported-artifacts | take N`, parsed
+        // above).
+        Err(error) => match pipe {
+            Some(at) => piped(text, at),
+            None => Err(error),
+        },
+    }
+}
+
+/// The offset of the first `|` outside parentheses, unless `<|` comes first (then
+/// every `|` belongs to the command's query).
+fn top_level_pipe(lexed: &Lexed) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut previous: Option<&Tok> = None;
+    for t in lexed.tokens.iter().filter(|t| !t.is_trivia()) {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Pipe => {
+                let after_lt =
+                    previous.is_some_and(|p| matches!(p.token, Token::Lt) && p.end == t.start);
+                if after_lt {
+                    return None;
+                }
+                if depth == 0 {
+                    return Some(t.start);
+                }
+            }
+            _ => {}
+        }
+        previous = Some(t);
+    }
+    None
+}
+
+/// `<command> | <pipeline>` split at byte `at` (the `|`).
+fn piped(text: &str, at: usize) -> Result<Command, ParseError> {
+    let head = text.get(..at).unwrap_or("");
+    let tail = text.get(at + 1..).unwrap_or("");
+    let command = parse_command(head)?;
+    // Check the pipeline now, with positions in the whole text: the command's part
+    // is blanked out (newlines kept) so lines and columns line up.
+    let blanked: String = head
+        .chars()
+        .map(|c| if c == '\n' { '\n' } else { ' ' })
+        .chain(std::iter::once('|'))
+        .chain(tail.chars())
+        .collect();
+    super::kql::parse_pipeline(&blanked)?;
+    Ok(Command::Piped {
+        command: Box::new(command),
+        pipeline: clean_pipeline(tail),
+    })
+}
+
+/// The pipeline text, trimmed, without trailing `;`.
+fn clean_pipeline(tail: &str) -> String {
+    tail.trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
+        .to_string()
 }
 
 /// Trims `text` and removes trailing `;` and trailing comments.

@@ -85,7 +85,7 @@ pub async fn execute(engine: &Engine, command: Command) -> Result<RecordBatch> {
 
 /// The ingestion-tracked tables a query reads.
 async fn tables_read(engine: &Engine, query: &str) -> Result<BTreeSet<String>> {
-    let plan = engine.context().state().create_logical_plan(query).await?;
+    let plan = crate::query::plan_query_body(&engine.context().state(), query).await?;
     let plan = engine.context().state().analyzer().execute_and_check(
         plan,
         engine.context().state().config_options(),

@@ -139,9 +139,7 @@ pub async fn show_extents(db: &Database, name: &str) -> Result<RecordBatch> {
         // `OriginalSizeMBUpperBoundForMerge` bounds.
         .longs(
             "OriginalSize",
-            extents
-                .iter()
-                .map(|e| Some(e.file.original_bytes() as i64)),
+            extents.iter().map(|e| Some(e.file.original_bytes() as i64)),
         )
         .build()
 }
