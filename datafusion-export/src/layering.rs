@@ -10,6 +10,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("kusto_types", 0),
     ("results", 0),
+    ("stable_hash", 0),
     ("output", 0),
     ("command", 0),
     ("catalog_objects", 1),

@@ -25,6 +25,7 @@ pub mod kusto_types;
 pub mod output;
 pub mod query;
 pub mod results;
+pub mod stable_hash;
 
 pub use datafusion_export_tables as tables;
 pub use datafusion_export_udfs as udfs;

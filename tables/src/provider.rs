@@ -213,10 +213,11 @@ impl IngestionTable {
         read.sort_unstable();
         read.dedup();
         // The cursor filter below is pushed into this source by the optimizer, where
-        // row-group statistics and the page index skip what it excludes.
+        // row-group statistics and the page index skip what it excludes. Without a
+        // filter the page index would only be read for nothing.
         let source = ParquetSource::new(TableSchema::builder(Arc::clone(&file_schema)).build())
             .with_table_parquet_options(state.table_options().parquet.clone())
-            .with_enable_page_index(true);
+            .with_enable_page_index(filtered);
         let config =
             FileScanConfigBuilder::new(self.db.object_store_url().clone(), Arc::new(source))
                 .with_file_groups(Self::file_groups(

@@ -20,18 +20,9 @@ use datafusion::common::ScalarValue;
 use crate::command::{BinStep, PartitionDef, PartitionExpr, StartOfUnit};
 use crate::error::{ExportError, Result};
 
-/// The stable hash behind `hash(col, N)`: FNV-1a over the value's bytes.
-///
-/// It is part of the on-storage contract (the same value always lands in the same
-/// bucket, in every process and version), so it is spelled out here rather than
-/// borrowed from a hasher whose output may change.
+/// The bucket of `hash(col, N)`: the value's [stable hash](crate::stable_hash) modulo `N`.
 pub fn partition_hash(bytes: &[u8], modulo: u32) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    (h % u64::from(modulo.max(1))) as u32
+    (crate::stable_hash::fnv1a(bytes) % u64::from(modulo.max(1))) as u32
 }
 
 /// What kind of value a partition holds.

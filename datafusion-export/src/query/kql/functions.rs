@@ -340,15 +340,6 @@ impl Default for KqlHashUdf {
     }
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 impl ScalarUDFImpl for KqlHashUdf {
     fn name(&self) -> &str {
         "kql_hash"
@@ -390,7 +381,7 @@ impl ScalarUDFImpl for KqlHashUdf {
                 let ints = cast_array(&values, &DataType::Int64)?;
                 ints.as_primitive::<Int64Type>()
                     .iter()
-                    .map(|v| v.map(|i| finish(fnv1a(&i.to_le_bytes()))))
+                    .map(|v| v.map(|i| finish(crate::stable_hash::fnv1a(&i.to_le_bytes()))))
                     .collect()
             }
             _ => {
@@ -398,7 +389,7 @@ impl ScalarUDFImpl for KqlHashUdf {
                 strings
                     .as_string::<i32>()
                     .iter()
-                    .map(|v| v.map(|s| finish(fnv1a(s.as_bytes()))))
+                    .map(|v| v.map(|s| finish(crate::stable_hash::fnv1a(s.as_bytes()))))
                     .collect()
             }
         };

@@ -192,7 +192,7 @@ impl Planner<'_> {
             const BEFORE: &str = r"(?:^|[^\p{L}\p{N}])";
             const AFTER: &str = r"(?:$|[^\p{L}\p{N}])";
             let flags = if case_sensitive { "" } else { "(?i)" };
-            let term = escape_regex(&term);
+            let term = regex::escape(&term);
             let pattern = match op {
                 StringOp::Has => format!("{flags}{BEFORE}{term}{AFTER}"),
                 StringOp::HasPrefix => format!("{flags}{BEFORE}{term}"),
@@ -211,18 +211,6 @@ impl Planner<'_> {
             _ => self.call("contains", vec![left, right]),
         }
     }
-}
-
-/// `regex::escape`: a backslash before each regex meta character.
-fn escape_regex(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn unknown_column(name: &str, schema: &DFSchema) -> String {
