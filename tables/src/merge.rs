@@ -19,6 +19,7 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::{
     DefaultParquetFileReaderFactory, ParquetFileReaderFactory,
 };
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
@@ -362,9 +363,25 @@ impl Database {
         }
     }
 
-    /// Opens one source extent; one of at most [`SMALL_SOURCE_BYTES`] is read whole.
+    /// Opens one source extent. One of at most [`SMALL_SOURCE_BYTES`] is read whole, in
+    /// one GET (a ranged reader would make three: footer length, footer, data), and
+    /// decoded at once; a bigger one is streamed by DataFusion's own Parquet reader.
     async fn open_source(&self, source: Extent) -> Result<OpenSource> {
-        // DataFusion's own reader of a Parquet file on an object store.
+        if source.file.size <= SMALL_SOURCE_BYTES {
+            let bytes = self
+                .object_store()
+                .get(&Path::from(source.file.path.as_str()))
+                .await?
+                .bytes()
+                .await?;
+            let batches = ParquetRecordBatchReaderBuilder::try_new(bytes)?
+                .build()?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            return Ok(OpenSource {
+                source,
+                rows: SourceRows::Read(batches),
+            });
+        }
         let reader = DefaultParquetFileReaderFactory::new(self.object_store()).create_reader(
             0,
             PartitionedFile::new(source.file.path.clone(), source.file.size),
@@ -375,12 +392,10 @@ impl Database {
         let stream = ParquetRecordBatchStreamBuilder::new(reader)
             .await?
             .build()?;
-        let rows = if source.file.size <= SMALL_SOURCE_BYTES {
-            SourceRows::Read(stream.try_collect().await?)
-        } else {
-            SourceRows::Stream(stream)
-        };
-        Ok(OpenSource { source, rows })
+        Ok(OpenSource {
+            source,
+            rows: SourceRows::Stream(stream),
+        })
     }
 }
 

@@ -16,7 +16,7 @@
 //!   merges per row ingested).
 //!
 //! `cargo run --release -p datafusion-export-benches --bin merge_report -- [--reps N]
-//! [--s3] [--skip-large]`
+//! [--s3 | --s3-only] [--skip-large]`
 
 use std::time::{Duration, Instant};
 
@@ -379,7 +379,7 @@ async fn steady(ingestions: usize, loop_every: usize) {
 
 fn main() {
     let mut reps = 7usize;
-    let (mut s3, mut large, mut child) = (false, true, false);
+    let (mut s3, mut large, mut child, mut local) = (false, true, false, true);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         match flag.as_str() {
@@ -388,6 +388,7 @@ fn main() {
                 None => usage(),
             },
             "--s3" => s3 = true,
+            "--s3-only" => (s3, local) = (true, false),
             "--skip-large" => large = false,
             "--memory-child" => child = true,
             _ => usage(),
@@ -401,14 +402,16 @@ fn main() {
         if child {
             return memory_child().await;
         }
-        let local = Place::local();
-        case(&local, 10_000, 1, reps).await;
-        case(&local, 1_000, 1_000, reps).await;
-        if large {
-            case(&local, 1_000, 10_000, reps).await;
-            memory().await;
+        if local {
+            let local = Place::local();
+            case(&local, 10_000, 1, reps).await;
+            case(&local, 1_000, 1_000, reps).await;
+            if large {
+                case(&local, 1_000, 10_000, reps).await;
+                memory().await;
+            }
+            steady(20_000, 600).await;
         }
-        steady(20_000, 600).await;
         if s3 {
             let s3 = Place::s3();
             case(&s3, 10_000, 1, reps).await;
@@ -418,6 +421,6 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: merge_report [--reps N] [--s3] [--skip-large]");
+    eprintln!("usage: merge_report [--reps N] [--s3 | --s3-only] [--skip-large]");
     std::process::exit(2);
 }
