@@ -176,6 +176,24 @@ impl ObjectStore for InstrumentedStore {
     }
 }
 
+/// An in-memory engine whose table `T (id:long, s:string)` holds three ingestions of
+/// two rows each: ids 1–6 at cursors 2, 3 and 4.
+pub async fn engine_with_three_ingestions() -> datafusion_export::Engine {
+    let e = datafusion_export::Engine::in_memory()
+        .await
+        .expect("an in-memory engine");
+    e.execute_collect(".create table T (id:long, s:string)")
+        .await
+        .expect("create T");
+    for ids in [[1, 2], [3, 4], [5, 6]] {
+        e.database()
+            .ingest("T", vec![id_batch(&ids)])
+            .await
+            .expect("ingest");
+    }
+    e
+}
+
 /// A batch of `(id: long, s: string)` with the given ids.
 pub fn id_batch(ids: &[i64]) -> RecordBatch {
     let strings: Vec<String> = ids.iter().map(|i| format!("row-{i}")).collect();

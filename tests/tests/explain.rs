@@ -2,7 +2,7 @@
 //! sink with its targets, format and distribution, and the scan's cursor scope.
 
 use datafusion_export::Engine;
-use datafusion_export_integration_tests::{id_batch, rows_as_text};
+use datafusion_export_integration_tests::{engine_with_three_ingestions, rows_as_text};
 
 /// Every file under `dir`.
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -24,16 +24,7 @@ async fn explain(e: &Engine, text: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explain_export_shows_node_sink_and_cursor_scope() {
-    let e = Engine::in_memory().await.unwrap();
-    e.execute_collect(".create table T (id:long, s:string)")
-        .await
-        .unwrap();
-    for ids in [[1, 2], [3, 4], [5, 6]] {
-        e.database()
-            .ingest("T", vec![id_batch(&ids)])
-            .await
-            .unwrap();
-    }
+    let e = engine_with_three_ingestions().await;
     let dir = tempfile::tempdir().unwrap();
     let out = url::Url::from_directory_path(dir.path()).unwrap();
     let plan = explain(

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use datafusion_export::Engine;
-use datafusion_export_integration_tests::{id_batch, row_count, rows_as_text, string_column};
+use datafusion_export_integration_tests::{
+    engine_with_three_ingestions, row_count, rows_as_text, string_column,
+};
 
 async fn text(e: &Engine, command: &str) -> String {
     let batches = e
@@ -143,16 +145,7 @@ async fn continuous_export_of_a_kql_query_and_piped_show_commands() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explain_of_kql_shows_the_same_cursor_scope_as_sql() {
-    let e = Engine::in_memory().await.unwrap();
-    e.execute_collect(".create table T (id:long, s:string)")
-        .await
-        .unwrap();
-    for ids in [[1, 2], [3, 4], [5, 6]] {
-        e.database()
-            .ingest("T", vec![id_batch(&ids)])
-            .await
-            .unwrap();
-    }
+    let e = engine_with_three_ingestions().await;
     let kql = text(&e, "EXPLAIN T | where cursor_after('2') | project id").await;
     let sql = text(&e, "EXPLAIN SELECT id FROM T WHERE cursor_after('2')").await;
     assert!(kql.contains("cursor=(2, 4]"), "{kql}");
