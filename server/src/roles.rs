@@ -5,6 +5,11 @@
 //! `INSERT`, `.append`, `.set-or-append`, `.ingest`. `admin` may do everything:
 //! tables, external tables, continuous exports, policies, maintenance, and SQL that
 //! changes the catalog or the shared session (`CREATE`, `DROP`, `SET`, `COPY`).
+//!
+//! One rule Kusto does not need: on a server, a local path (a folder, `file://`) is the
+//! server's own disk. An `.export` that writes there, or an `.ingest` that reads from
+//! there, needs `admin`; object-store URLs (`s3://`, `az://`, `https://…`) keep the
+//! roles above.
 
 use std::fmt;
 
@@ -12,7 +17,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{LogicalPlan, WriteOp};
-use datafusion_export::command::Command;
+use datafusion_export::command::{Command, ExportTarget};
 use serde::{Deserialize, Serialize};
 
 /// A caller's role. Ordered: each role may do what the ones before it may.
@@ -86,8 +91,18 @@ pub fn command_role(command: &Command) -> Option<Role> {
         | Command::ShowContinuousExports
         | Command::ShowContinuousExport { .. }
         | Command::ShowExportedArtifacts { .. }
-        | Command::ShowContinuousExportFailures { .. }
-        | Command::Export(_) => Viewer,
+        | Command::ShowContinuousExportFailures { .. } => Viewer,
+        Command::Export(export) => match &export.target {
+            ExportTarget::Storage { urls, .. }
+                if urls.iter().any(|u| on_server_disk(u.expose())) =>
+            {
+                Admin
+            }
+            _ => Viewer,
+        },
+        Command::Ingest { sources, .. } if sources.iter().any(|u| on_server_disk(u.expose())) => {
+            Admin
+        }
         Command::Append { .. } | Command::Ingest { .. } => Ingestor,
         Command::CreateTable { .. }
         | Command::DropTable { .. }
@@ -103,6 +118,15 @@ pub fn command_role(command: &Command) -> Option<Role> {
         | Command::DropContinuousExport { .. }
         | Command::RunContinuousExport { .. } => Admin,
     })
+}
+
+/// Whether `location` (an export target or an ingestion source) is on the server's own
+/// disk: a path without a scheme, or a `file://` URL.
+fn on_server_disk(location: &str) -> bool {
+    match location.trim().split_once("://") {
+        Some((scheme, _)) => scheme.eq_ignore_ascii_case("file"),
+        None => true,
+    }
 }
 
 /// The role a planned SQL or KQL statement needs: `viewer` when DataFusion's
@@ -197,9 +221,26 @@ mod tests {
             (".show table T schema", Some(Role::Viewer)),
             (".append T <| SELECT 1 AS a", Some(Role::Ingestor)),
             (".set-or-append T <| SELECT 1 AS a", Some(Role::Ingestor)),
-            (".ingest into table T ('/tmp/x.csv')", Some(Role::Ingestor)),
+            // The server's own disk needs admin; object stores keep the roles.
+            (".ingest into table T ('/tmp/x.csv')", Some(Role::Admin)),
+            (
+                ".ingest into table T ('file:///tmp/x.csv')",
+                Some(Role::Admin),
+            ),
+            (
+                ".ingest into table T ('s3://b/x.csv')",
+                Some(Role::Ingestor),
+            ),
             (
                 ".export to csv ('/tmp/out') <| SELECT 1 AS a",
+                Some(Role::Admin),
+            ),
+            (
+                ".export to csv ('s3://b/out', 'FILE:///tmp/out') <| SELECT 1 AS a",
+                Some(Role::Admin),
+            ),
+            (
+                ".export to parquet ('https://acct.blob.core.windows.net/c;key') <| SELECT 1 AS a",
                 Some(Role::Viewer),
             ),
             (".export to table X <| SELECT 1 AS a", Some(Role::Viewer)),

@@ -247,8 +247,14 @@ async fn an_export_runs_once_and_its_ticket_reads_once() {
     let f = Fixture::start().await;
     seed(&f.engine).await;
     let out = f.dir.path().join("out");
-    let mut client = f.client("victor", "victor-pw").await;
     let text = format!(".export to csv ('{}') <| SELECT * FROM T", out.display());
+    // A local folder is the server's own disk: a viewer may not write there.
+    let mut viewer = f.client("victor", "victor-pw").await;
+    let denied = status(viewer.execute(text.clone(), None).await.unwrap_err());
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied, "{denied}");
+    assert!(denied.message().contains("'admin'"), "{denied}");
+    assert_eq!(files_in(&out), 0);
+    let mut client = f.client("alice", "alice-pw").await;
     let info = client.execute(text.clone(), None).await.unwrap();
     let written = files_in(&out);
     assert!(written >= 1, "GetFlightInfo ran the export");
