@@ -84,7 +84,73 @@ pub enum Service {
         /// The clean's window: only what is older goes (at least 1h).
         #[arg(long, default_value = "7d", value_parser = parse_clean_window)]
         clean_older_than: std::time::Duration,
+        /// The network service beside the scheduler.
+        #[command(flatten)]
+        network: NetworkArgs,
     },
+}
+
+/// `serve`'s network service: Arrow Flight SQL and Prometheus metrics. A binary that
+/// has the service installs it with [`main_with`]; see [`NetworkService`].
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NetworkArgs {
+    /// Also serve Arrow Flight SQL here (e.g. 127.0.0.1:50051; port 0 picks a free one).
+    /// Without --users only a loopback address is allowed.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The users file (users with argon2 password hashes and roles, API tokens).
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    pub users: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics, /healthz and /readyz here (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// TLS certificate (PEM) of the Flight SQL service.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_key", "listen"])]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// TLS private key (PEM) of the Flight SQL service.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+impl NetworkArgs {
+    /// Whether any network service is asked for.
+    pub fn wanted(&self) -> bool {
+        self.listen.is_some() || self.metrics.is_some()
+    }
+}
+
+/// Resolves once `serve` should stop (the first SIGINT or SIGTERM); every part of
+/// `serve` holds a clone.
+pub type Shutdown = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
+
+/// A network service started beside `serve`'s scheduler: where it listens, and the
+/// future that serves until the shutdown future resolves (draining what is in flight).
+pub struct StartedService {
+    /// What to print, e.g. `Flight SQL on 127.0.0.1:50051`.
+    pub listening: Vec<String>,
+    /// Serves until shutdown.
+    pub serving: futures::future::BoxFuture<'static, Result<(), String>>,
+}
+
+/// The network service of `serve --listen/--metrics`. It lives in another crate
+/// (`datafusion-export-server`, which depends on this one), so the `dfexport` binary
+/// that has it passes it to [`main_with`].
+pub trait NetworkService: Send + Sync {
+    /// Binds what `args` asks for over `engine`, or says why it cannot.
+    fn start(
+        &self,
+        engine: Engine,
+        args: NetworkArgs,
+        shutdown: Shutdown,
+    ) -> futures::future::BoxFuture<'static, Result<StartedService, String>>;
+
+    /// Called after each run the scheduler makes (e.g. to count it in metrics).
+    fn observe_run(
+        &self,
+        name: &str,
+        outcome: &crate::error::Result<crate::continuous::run::RunOutcome>,
+        took: std::time::Duration,
+    );
 }
 
 /// `serve --clean-interval`: a timespan, or `off` (`None`).
@@ -296,15 +362,36 @@ fn spawn_merger(database: datafusion_export_tables::Database) -> tokio::task::Jo
     })
 }
 
-async fn serve(
-    db: &str,
-    options: datafusion_export_tables::DatabaseOptions,
+/// What `serve` runs beside the scheduler, and how often.
+struct ServeSettings {
     poll: std::time::Duration,
     max_concurrent_exports: usize,
     clean: CleanSchedule,
     merge: bool,
+}
+
+async fn serve(
+    db: &str,
+    options: datafusion_export_tables::DatabaseOptions,
+    settings: ServeSettings,
+    network: (NetworkArgs, Option<&dyn NetworkService>),
     out: &mut dyn Write,
 ) -> Result<(), String> {
+    let ServeSettings {
+        poll,
+        max_concurrent_exports,
+        clean,
+        merge,
+    } = settings;
+    let (network_args, service) = network;
+    if network_args.wanted() && service.is_none() {
+        return Err(
+            "this dfexport has no network service: --listen and --metrics need the dfexport \
+             binary of the datafusion-export-server package (cargo run -p \
+             datafusion-export-server --bin dfexport)"
+                .into(),
+        );
+    }
     let database = datafusion_export_tables::Database::open_with(db, options)
         .await
         .map_err(|e| e.to_string())?;
@@ -334,10 +421,33 @@ async fn serve(
         clean_interval_s = clean.interval.map(|d| d.as_secs()),
         "scheduler started"
     );
+    let shutdown: Shutdown = futures::FutureExt::shared(futures::FutureExt::boxed(async {
+        shutdown_signal().await;
+        // A second signal stops at once, without waiting for what is in flight.
+        tokio::spawn(async {
+            shutdown_signal().await;
+            std::process::exit(130);
+        });
+    }));
+    let mut served = None;
+    if let (true, Some(service)) = (network_args.wanted(), service) {
+        let started = service
+            .start(cleaner_engine.clone(), network_args, shutdown.clone())
+            .await?;
+        for line in &started.listening {
+            let _ = writeln!(out, "dfexport: {line}");
+        }
+        let _ = out.flush();
+        served = Some(tokio::spawn(started.serving));
+    }
     let cleaner = spawn_cleaner(cleaner_engine, clean);
     let merger = merge.then(|| spawn_merger(database.clone()));
     let ran = scheduler
-        .run_until(poll, shutdown_signal(), |name, outcome, elapsed| match outcome {
+        .run_until(poll, shutdown.clone(), |name, outcome, elapsed| {
+            if let Some(service) = service {
+                service.observe_run(name, outcome, elapsed);
+            }
+            match outcome {
             Ok(o) => match o.run {
                 Some(run) => tracing::info!(
                     job = name,
@@ -352,7 +462,7 @@ async fn serve(
                 None => tracing::debug!(job = name, cursor = o.from_cursor, "no new data"),
             },
             Err(e) => tracing::warn!(job = name, duration_ms = elapsed.as_millis() as u64, error = %e, "run failed"),
-        }, |e, retry_in| {
+        }}, |e, retry_in| {
             tracing::error!(error = %crate::command::scrub_secrets(&e.to_string()), retry_in_ms = retry_in.as_millis() as u64, "scheduler tick failed; retrying")
         })
         .await
@@ -360,8 +470,16 @@ async fn serve(
     for task in [cleaner, merger].into_iter().flatten() {
         task.abort();
     }
+    // The service drains its in-flight requests once the shutdown future resolves.
+    let served = match served {
+        Some(task) => task
+            .await
+            .unwrap_or_else(|e| Err(format!("the network service stopped: {e}"))),
+        None => Ok(()),
+    };
     database.flush().await;
     ran?;
+    served?;
     tracing::info!("scheduler stopped");
     let _ = writeln!(out, "dfexport: scheduler stopped");
     Ok(())
@@ -370,9 +488,14 @@ async fn serve(
 /// `dfexport` as a process: the process's arguments, results on standard output,
 /// errors on standard error, and the exit code.
 pub async fn main() -> std::process::ExitCode {
+    main_with(None).await
+}
+
+/// [`main`] with `serve`'s network service (see [`NetworkService`]).
+pub async fn main_with(service: Option<&dyn NetworkService>) -> std::process::ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match run_from(std::env::args_os(), &mut out).await {
+    match run_from_with(std::env::args_os(), service, &mut out).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
             let message = message.trim_end();
@@ -393,6 +516,19 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    run_from_with(argv, None, out).await
+}
+
+/// [`run_from`] with `serve`'s network service (see [`NetworkService`]).
+pub async fn run_from_with<I, T>(
+    argv: I,
+    service: Option<&dyn NetworkService>,
+    out: &mut dyn Write,
+) -> Result<(), String>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let args = match Args::try_parse_from(argv) {
         Ok(args) => args,
         Err(e)
@@ -405,17 +541,27 @@ where
         }
         Err(e) => return Err(e.render().to_string()),
     };
-    run(args, out).await
+    run_with(args, service, out).await
 }
 
 /// Runs parsed arguments, printing results to `out`.
 pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
+    run_with(args, None, out).await
+}
+
+/// [`run`] with `serve`'s network service (see [`NetworkService`]).
+pub async fn run_with(
+    args: Args,
+    service: Option<&dyn NetworkService>,
+    out: &mut dyn Write,
+) -> Result<(), String> {
     if let Some(Service::Serve {
         poll_interval,
         max_concurrent_exports,
         clean_interval,
         clean_older_than,
         ref merge,
+        ref network,
     }) = args.service
     {
         let merge = merge == "on";
@@ -424,16 +570,13 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
             interval: clean_interval.0,
             older_than: clean_older_than,
         };
-        return serve(
-            &args.db,
-            options,
-            poll_interval,
+        let settings = ServeSettings {
+            poll: poll_interval,
             max_concurrent_exports,
             clean,
             merge,
-            out,
-        )
-        .await;
+        };
+        return serve(&args.db, options, settings, (network.clone(), service), out).await;
     }
     let engine = Engine::open_with(&args.db, args.database_options()?)
         .await

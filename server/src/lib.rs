@@ -27,6 +27,7 @@
 //! [`metrics`] and [`http`] (`/metrics`, `/healthz`, `/readyz`), [`error`].
 
 pub mod auth;
+pub mod command_line;
 pub mod config;
 pub mod error;
 pub mod http;

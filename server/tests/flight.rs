@@ -114,9 +114,14 @@ impl Fixture {
     }
 
     async fn http_get(&self, path: &str) -> (u16, String) {
-        let mut stream = tokio::net::TcpStream::connect(self.metrics_addr)
-            .await
-            .unwrap();
+        http_get(self.metrics_addr, path).await
+    }
+}
+
+/// A GET of `path` on the HTTP endpoint at `addr`: status and body.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let request =
             format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.unwrap();
@@ -559,5 +564,120 @@ async fn without_users_only_loopback() {
     assert!(
         refused.contains("users file") && refused.contains("loopback"),
         "{refused}"
+    );
+}
+
+/// `dfexport serve` as a user starts it: the continuous-export scheduler, Flight SQL
+/// and metrics in one process. Commands sent over Flight SQL run, the scheduler's runs
+/// show in `/metrics`, and SIGTERM drains and stops it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dfexport_serve_listens_and_stops_on_sigterm() {
+    use tokio::io::AsyncBufReadExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dfexport"))
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "serve",
+            "--poll-interval",
+            "100ms",
+        ])
+        .args(["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut flight, mut metrics) = (None, None);
+    while flight.is_none() || metrics.is_none() {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("serve says where it listens within a minute")
+            .unwrap()
+            .expect("serve prints where it listens");
+        if let Some(addr) = line.strip_prefix("dfexport: Flight SQL on grpc://") {
+            flight = Some(addr.to_string());
+        }
+        if let Some(addr) = line.strip_prefix("dfexport: metrics on http://") {
+            let addr = addr.trim_end_matches("/metrics");
+            metrics = Some(addr.parse::<std::net::SocketAddr>().unwrap());
+        }
+    }
+    let channel = Endpoint::from_shared(format!("http://{}", flight.unwrap()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    // Without a users file the service listens on loopback only, and every caller is
+    // an admin.
+    let mut client = FlightSqlServiceClient::new(channel);
+    let out = dir.path().join("out");
+    for statement in [
+        ".create table T (a:long, s:string)".to_string(),
+        format!(
+            ".create external table X (a:long, s:string) kind=storage dataformat=csv ('{}')",
+            out.display()
+        ),
+        ".create-or-alter continuous-export E over (T) to table X with (intervalBetweenRuns=1s) <| T"
+            .to_string(),
+        "INSERT INTO T VALUES (1, 'x'), (2, 'y')".to_string(),
+    ] {
+        fetch(&mut client, &statement).await.unwrap();
+    }
+    // The scheduler exports the two rows; its run is counted where Prometheus reads.
+    let metrics = metrics.unwrap();
+    let wanted = "continuous_export_rows_total{name=\"E\"} 2";
+    let started = std::time::Instant::now();
+    loop {
+        let (status, body) = http_get(metrics, "/metrics").await;
+        assert_eq!(status, 200);
+        if body.contains(wanted) {
+            assert!(
+                body.contains("continuous_export_runs_total{name=\"E\",result=\"Completed\"}"),
+                "{body}"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no scheduled run in a minute:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, counted) = fetch(&mut client, "external_table('X') | count")
+        .await
+        .unwrap();
+    let count = datafusion::arrow::array::AsArray::as_primitive::<
+        datafusion::arrow::datatypes::Int64Type,
+    >(counted[0].column(0))
+    .value(0);
+    assert_eq!(count, 2);
+    let (_, artifacts) = fetch(&mut client, ".show continuous-export E exported-artifacts")
+        .await
+        .unwrap();
+    assert_eq!(rows(&artifacts), 1);
+
+    // SIGTERM: requests and runs in flight finish, then the process exits cleanly.
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("serve stops within a minute of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut rest = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        rest.push(line);
+    }
+    assert!(
+        rest.iter().any(|l| l.contains("scheduler stopped")),
+        "{rest:?}"
     );
 }
