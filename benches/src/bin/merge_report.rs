@@ -16,7 +16,7 @@
 //!   merges per row ingested).
 //!
 //! `cargo run --release -p datafusion-export-benches --bin merge_report -- [--reps N]
-//! [--s3 | --s3-only] [--skip-large]`
+//! [--s3 | --s3-only] [--skip-large] [--only 1000x1000]`
 
 use std::time::{Duration, Instant};
 
@@ -380,6 +380,7 @@ async fn steady(ingestions: usize, loop_every: usize) {
 fn main() {
     let mut reps = 7usize;
     let (mut s3, mut large, mut child, mut local) = (false, true, false, true);
+    let mut only: Option<(usize, usize)> = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         match flag.as_str() {
@@ -389,6 +390,15 @@ fn main() {
             },
             "--s3" => s3 = true,
             "--s3-only" => (s3, local) = (true, false),
+            "--only" => {
+                only = it.next().and_then(|v| {
+                    let (n, r) = v.split_once('x')?;
+                    Some((n.parse().ok()?, r.parse().ok()?))
+                });
+                if only.is_none() {
+                    usage();
+                }
+            }
             "--skip-large" => large = false,
             "--memory-child" => child = true,
             _ => usage(),
@@ -398,29 +408,39 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let wanted = |ingestions: usize, rows: usize| only.is_none_or(|o| o == (ingestions, rows));
     runtime.block_on(async {
         if child {
             return memory_child().await;
         }
         if local {
             let local = Place::local();
-            case(&local, 10_000, 1, reps).await;
-            case(&local, 1_000, 1_000, reps).await;
-            if large {
-                case(&local, 1_000, 10_000, reps).await;
-                memory().await;
+            for (ingestions, rows) in [(10_000, 1), (1_000, 1_000), (1_000, 10_000)] {
+                if wanted(ingestions, rows) && (large || rows < 10_000) {
+                    case(&local, ingestions, rows, reps).await;
+                }
             }
-            steady(20_000, 600).await;
+            if only.is_none() {
+                if large {
+                    memory().await;
+                }
+                steady(20_000, 600).await;
+            }
         }
         if s3 {
             let s3 = Place::s3();
-            case(&s3, 10_000, 1, reps).await;
-            case(&s3, 1_000, 1_000, reps).await;
+            for (ingestions, rows) in [(10_000, 1), (1_000, 1_000)] {
+                if wanted(ingestions, rows) {
+                    case(&s3, ingestions, rows, reps).await;
+                }
+            }
         }
     });
 }
 
 fn usage() -> ! {
-    eprintln!("usage: merge_report [--reps N] [--s3 | --s3-only] [--skip-large]");
+    eprintln!(
+        "usage: merge_report [--reps N] [--s3 | --s3-only] [--skip-large] [--only INGESTIONSxROWS]"
+    );
     std::process::exit(2);
 }
