@@ -451,13 +451,16 @@ impl Database {
                 id: table.id,
                 name: name.to_string(),
             }];
-            // The table's own settings go with it.
-            let policy = table.id.to_string();
-            if state.object(crate::merge::POLICY_KIND, &policy).is_some() {
-                actions.push(Action::DropObject {
-                    kind: crate::merge::POLICY_KIND.into(),
-                    name: policy,
-                });
+            // The table's own settings (catalog objects named by its id, such as its
+            // merge policy) go with it.
+            let id = table.id.to_string();
+            for (kind, objects) in &state.objects {
+                if objects.contains_key(&id) {
+                    actions.push(Action::DropObject {
+                        kind: kind.clone(),
+                        name: id.clone(),
+                    });
+                }
             }
             Ok(actions)
         })

@@ -12,7 +12,6 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, TimestampNanosecondArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::listing::PartitionedFile;
@@ -31,7 +30,8 @@ use uuid::Uuid;
 use crate::database::{CommitInfo, Database};
 use crate::error::{Result, TablesError};
 use crate::extent_writer::ExtentWriter;
-use crate::log::action::{Action, ExtentFile};
+use crate::log::action::Action;
+pub use crate::log::action::MergedFile;
 use crate::log::state::Extent;
 
 /// The hidden column of a merged extent that holds each row's cursor.
@@ -66,21 +66,6 @@ pub fn merged_schema(columns: &Schema) -> SchemaRef {
         false,
     ));
     Arc::new(Schema::new(fields))
-}
-
-/// A merged extent as its commit records it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct MergedFile {
-    /// The file.
-    pub file: ExtentFile,
-    /// The oldest row's cursor.
-    pub min_cursor: u64,
-    /// The newest row's cursor.
-    pub max_cursor: u64,
-    /// The oldest row's ingestion time.
-    pub min_ingestion_time: DateTime<Utc>,
-    /// The newest row's ingestion time.
-    pub max_ingestion_time: DateTime<Utc>,
 }
 
 /// Which extents merge, with Kusto's merge-policy property names; the defaults are
@@ -530,6 +515,8 @@ fn consecutive(extents: &[Extent], ids: &[Uuid], table: &str) -> Result<Vec<Exte
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::action::ExtentFile;
+    use chrono::{DateTime, Utc};
 
     fn extent(n: u128, rows: u64) -> Extent {
         Extent {

@@ -31,6 +31,21 @@ impl ExtentFile {
     }
 }
 
+/// A merged extent as its commit records it (see `crate::merge`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MergedFile {
+    /// The file.
+    pub file: ExtentFile,
+    /// The oldest row's cursor.
+    pub min_cursor: u64,
+    /// The newest row's cursor.
+    pub max_cursor: u64,
+    /// The oldest row's ingestion time.
+    pub min_ingestion_time: DateTime<Utc>,
+    /// The newest row's ingestion time.
+    pub max_ingestion_time: DateTime<Utc>,
+}
+
 /// A change a commit makes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -94,7 +109,7 @@ pub enum Action {
         /// The extents merged, consecutive in the table's cursor order.
         remove: Vec<Uuid>,
         /// The merged extent.
-        add: crate::merge::MergedFile,
+        add: MergedFile,
     },
     /// Ends a record stream; the vacuum deletes its records once they are old enough.
     DropStream {

@@ -133,7 +133,7 @@ impl TableState {
     fn replace_with_merged(
         &mut self,
         remove: &[Uuid],
-        add: &crate::merge::MergedFile,
+        add: &crate::log::action::MergedFile,
         version: u64,
     ) -> Result<Vec<String>> {
         let mut positions = Vec::with_capacity(remove.len());
