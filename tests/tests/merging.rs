@@ -248,14 +248,12 @@ async fn a_merge_whose_sources_are_gone_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_command_merges_what_the_policy_allows() {
     let e = Engine::in_memory().await.unwrap();
-    e.execute_collect(".create table T (id:long, s:string)")
-        .await
-        .unwrap();
-    for n in 0..12 {
-        e.execute_collect(&format!("INSERT INTO T VALUES ({n}, 'r{n}')"))
-            .await
-            .unwrap();
-    }
+    one_row_extents(
+        &e,
+        "id:long, s:string",
+        (0..12).map(|n| format!("({n}, 'r{n}')")),
+    )
+    .await;
     let last = e.database().current_cursor().sequence();
     let before = answers(&e, last).await;
     // Kusto's default policy merges 100 small extents at a time: 12 stay as they are.
@@ -310,14 +308,12 @@ async fn merge_command_merges_what_the_policy_allows() {
         .await
         .unwrap();
     e.execute_collect(".drop table T").await.unwrap();
-    e.execute_collect(".create table T (id:long, s:string)")
-        .await
-        .unwrap();
-    for n in 0..3 {
-        e.execute_collect(&format!("INSERT INTO T VALUES ({n}, 'r{n}')"))
-            .await
-            .unwrap();
-    }
+    one_row_extents(
+        &e,
+        "id:long, s:string",
+        (0..3).map(|n| format!("({n}, 'r{n}')")),
+    )
+    .await;
     // The re-created table has no policy of its own: the database's applies.
     let shown = rows_as_text(
         &e.execute_collect(".show table T policy merge")
@@ -617,14 +613,7 @@ async fn a_merge_between_a_runs_planning_and_its_read_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_async_runs_as_an_operation() {
     let e = Engine::in_memory().await.unwrap();
-    e.execute_collect(".create table T (id:long)")
-        .await
-        .unwrap();
-    for n in 0..4 {
-        e.execute_collect(&format!("INSERT INTO T VALUES ({n})"))
-            .await
-            .unwrap();
-    }
+    one_row_extents(&e, "id:long", (0..4).map(|n| format!("({n})"))).await;
     e.execute_collect(r#".alter table T policy merge '{"MaxExtentsToMerge": 4}'"#)
         .await
         .unwrap();
@@ -658,4 +647,17 @@ async fn merge_async_runs_as_an_operation() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("Nope"), "{err}");
+}
+
+/// Creates `T (columns)` in `e` and inserts each of `rows` (a SQL `VALUES` tuple) on
+/// its own: one extent per row.
+async fn one_row_extents(e: &Engine, columns: &str, rows: impl IntoIterator<Item = String>) {
+    e.execute_collect(&format!(".create table T ({columns})"))
+        .await
+        .unwrap();
+    for row in rows {
+        e.execute_collect(&format!("INSERT INTO T VALUES {row}"))
+            .await
+            .unwrap();
+    }
 }
