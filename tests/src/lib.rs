@@ -194,6 +194,21 @@ pub async fn engine_with_three_ingestions() -> datafusion_export::Engine {
     e
 }
 
+/// Ingests `ids` into `table`, `chunk` ids per commit (one extent each).
+pub async fn ingest_ids_in_chunks(
+    db: &datafusion_export_tables::Database,
+    table: &str,
+    ids: Range<i64>,
+    chunk: usize,
+) {
+    let ids: Vec<i64> = ids.collect();
+    for part in ids.chunks(chunk.max(1)) {
+        db.ingest(table, vec![id_batch(part)])
+            .await
+            .expect("ingest");
+    }
+}
+
 /// A batch of `(id: long, s: string)` with the given ids.
 pub fn id_batch(ids: &[i64]) -> RecordBatch {
     let strings: Vec<String> = ids.iter().map(|i| format!("row-{i}")).collect();

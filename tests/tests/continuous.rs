@@ -10,8 +10,8 @@ use datafusion_export::continuous::ContinuousSettings;
 use datafusion_export::tables::{Database, DatabaseOptions, ManualClock};
 use datafusion_export::Engine;
 use datafusion_export_integration_tests::{
-    i64_column, id_batch, ids_in_files, injected_error, python, row_count, rows_as_text,
-    string_column, InstrumentedStore,
+    i64_column, id_batch, ids_in_files, ingest_ids_in_chunks, injected_error, python, row_count,
+    rows_as_text, string_column, InstrumentedStore,
 };
 use futures::future::BoxFuture;
 use futures::TryStreamExt;
@@ -360,14 +360,7 @@ async fn a_failed_step_leaves_the_cursor_and_the_next_run_exports_once() {
             .execute_collect(".create-or-alter continuous-export E to table X with (distribution='single') <| SELECT id, s FROM T")
             .await
             .unwrap();
-        let ids: Vec<i64> = (0..200_000).collect();
-        for chunk in ids.chunks(50_000) {
-            engine
-                .database()
-                .ingest("T", vec![id_batch(chunk)])
-                .await
-                .unwrap();
-        }
+        ingest_ids_in_chunks(engine.database(), "T", 0..200_000, 50_000).await;
         let before = engine
             .execute_collect(".show continuous-export E")
             .await

@@ -10,7 +10,7 @@ use datafusion_export::continuous::ContinuousSettings;
 use datafusion_export::tables::{Database, DatabaseOptions, ManualClock};
 use datafusion_export::Engine;
 use datafusion_export_integration_tests::{
-    i64_column, id_batch, python, string_column, InstrumentedStore,
+    i64_column, ingest_ids_in_chunks, python, string_column, InstrumentedStore,
 };
 use futures::{FutureExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
@@ -70,14 +70,8 @@ impl World {
         for text in tables.iter().chain(setup) {
             engine.execute_collect(text).await.unwrap();
         }
+        ingest_ids_in_chunks(engine.database(), "T", 0..200_000, 50_000).await;
         let ids: Vec<i64> = (0..200_000).collect();
-        for chunk in ids.chunks(50_000) {
-            engine
-                .database()
-                .ingest("T", vec![id_batch(chunk)])
-                .await
-                .unwrap();
-        }
         World {
             _dir: dir,
             folder,
