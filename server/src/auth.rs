@@ -333,7 +333,13 @@ fn basic_credentials(metadata: &MetadataMap) -> Result<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(ServerError::Unauthenticated);
     }
-    let decoded = base64::engine::general_purpose::STANDARD
+    // Arrow's Go client (ADBC's Flight SQL driver) leaves out base64's padding.
+    const INDIFFERENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let decoded = INDIFFERENT
         .decode(encoded.trim())
         .map_err(|_| ServerError::Unauthenticated)?;
     let text = String::from_utf8(decoded).map_err(|_| ServerError::Unauthenticated)?;
@@ -382,6 +388,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(who.role, Role::Viewer);
+        // As Arrow's Go client sends it: without base64 padding.
+        let unpadded = metadata(&format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode("alice:s3cret:with colon")
+        ));
+        assert_eq!(auth.handshake(&unpadded).await.unwrap().0, who);
         let bearer = metadata(&format!("Bearer {token}"));
         assert_eq!(auth.authenticate(&bearer).unwrap().name, "alice");
         let wrong = auth.handshake(&basic("alice", "nope")).await.unwrap_err();

@@ -61,6 +61,15 @@ impl From<datafusion::arrow::error::ArrowError> for ServerError {
     }
 }
 
+impl From<arrow_flight::error::FlightError> for ServerError {
+    fn from(e: arrow_flight::error::FlightError) -> Self {
+        match e {
+            arrow_flight::error::FlightError::Arrow(e) => e.into(),
+            e => ServerError::Transport(e.to_string()),
+        }
+    }
+}
+
 impl ServerError {
     /// The gRPC code of this error.
     pub fn code(&self) -> Code {

@@ -23,7 +23,8 @@
 //!
 //! Files, one concept each: [`config`] (settings), [`auth`] (users file, argon2,
 //! tokens), [`roles`] (who may run what), `statements` (text → query or command,
-//! role checks), `tickets` (one-time results), `service` (the Flight SQL service),
+//! role checks), `tickets` (one-time results), `metadata` (catalogs, schemas, tables
+//! for `GetObjects`), `service` (the Flight SQL service),
 //! [`metrics`] and [`http`] (`/metrics`, `/healthz`, `/readyz`), [`error`].
 
 pub mod auth;
@@ -31,6 +32,7 @@ pub mod command_line;
 pub mod config;
 pub mod error;
 pub mod http;
+mod metadata;
 pub mod metrics;
 pub mod roles;
 mod service;

@@ -22,7 +22,8 @@ use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
-    ActionCreatePreparedStatementResult, CommandGetSqlInfo, CommandPreparedStatementQuery,
+    ActionCreatePreparedStatementResult, CommandGetCatalogs, CommandGetDbSchemas,
+    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery,
     CommandPreparedStatementUpdate, CommandStatementQuery, CommandStatementUpdate,
     DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, SqlSupportedTransaction,
     TicketStatementQuery,
@@ -31,7 +32,7 @@ use arrow_flight::{
     FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
     SchemaAsIpc, Ticket,
 };
-use datafusion::arrow::array::Array;
+use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion_export::command::Command;
@@ -46,6 +47,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::{Authenticator, Principal};
 use crate::error::{Result, ServerError};
+use crate::metadata;
 use crate::metrics::Metrics;
 use crate::statements::{self, Statement};
 use crate::tickets::{Held, Payload, PreparedStore, TicketStore};
@@ -303,6 +305,29 @@ impl FlightSqlServiceImpl {
     }
 }
 
+/// The `FlightInfo` of a metadata request: its ticket is the request itself, answered
+/// (again, harmlessly: it only reads) at `DoGet`.
+fn metadata_info(
+    command: &impl ProstMessageExt,
+    schema: &SchemaRef,
+    descriptor: FlightDescriptor,
+) -> Result<FlightInfo> {
+    let ticket = Ticket::new(command.as_any().encode_to_vec());
+    Ok(FlightInfo::new()
+        .try_with_schema(schema)?
+        .with_endpoint(FlightEndpoint::new().with_ticket(ticket))
+        .with_descriptor(descriptor))
+}
+
+/// A `DoGet` stream of one batch under `schema`.
+fn one_batch(schema: SchemaRef, batch: RecordBatch) -> DoGetStream {
+    let stream = FlightDataEncoderBuilder::new()
+        .with_schema(schema)
+        .build(futures::stream::once(async { Ok(batch) }))
+        .map_err(Status::from);
+    Box::pin(stream)
+}
+
 fn sql_info() -> Result<SqlInfoData> {
     let mut builder = SqlInfoDataBuilder::new();
     builder.append(SqlInfo::FlightSqlServerName, "datafusion-export");
@@ -401,11 +426,7 @@ impl FlightSqlService for FlightSqlServiceImpl {
         self.observed("GetFlightInfo", async {
             self.principal(&request)?;
             let schema = query.clone().into_builder(&self.sql_info).schema();
-            let ticket = Ticket::new(query.as_any().encode_to_vec());
-            Ok(FlightInfo::new()
-                .try_with_schema(&schema)?
-                .with_endpoint(FlightEndpoint::new().with_ticket(ticket))
-                .with_descriptor(request.into_inner()))
+            metadata_info(&query, &schema, request.into_inner())
         })
         .await
         .map(Response::new)
@@ -437,12 +458,138 @@ impl FlightSqlService for FlightSqlServiceImpl {
             self.principal(&request)?;
             let builder = query.into_builder(&self.sql_info);
             let schema = builder.schema();
-            let batch = builder.build();
-            let stream = FlightDataEncoderBuilder::new()
-                .with_schema(schema)
-                .build(futures::stream::once(async { batch }))
-                .map_err(Status::from);
-            Ok(Box::pin(stream) as DoGetStream)
+            Ok(one_batch(schema, builder.build()?))
+        })
+        .await
+        .map(Response::new)
+    }
+
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.observed("GetFlightInfo", async {
+            self.principal(&request)?;
+            metadata_info(
+                &query,
+                &metadata::catalogs_schema(&query),
+                request.into_inner(),
+            )
+        })
+        .await
+        .map(Response::new)
+    }
+
+    async fn do_get_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<DoGetStream>, Status> {
+        self.observed("DoGet", async {
+            self.principal(&request)?;
+            let schema = metadata::catalogs_schema(&query);
+            Ok(one_batch(
+                schema,
+                metadata::catalogs(self.engine.context(), query)?,
+            ))
+        })
+        .await
+        .map(Response::new)
+    }
+
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.observed("GetFlightInfo", async {
+            self.principal(&request)?;
+            metadata_info(
+                &query,
+                &metadata::schemas_schema(&query),
+                request.into_inner(),
+            )
+        })
+        .await
+        .map(Response::new)
+    }
+
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<DoGetStream>, Status> {
+        self.observed("DoGet", async {
+            self.principal(&request)?;
+            let schema = metadata::schemas_schema(&query);
+            Ok(one_batch(
+                schema,
+                metadata::schemas(self.engine.context(), query)?,
+            ))
+        })
+        .await
+        .map(Response::new)
+    }
+
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.observed("GetFlightInfo", async {
+            self.principal(&request)?;
+            metadata_info(
+                &query,
+                &metadata::tables_schema(&query),
+                request.into_inner(),
+            )
+        })
+        .await
+        .map(Response::new)
+    }
+
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<DoGetStream>, Status> {
+        self.observed("DoGet", async {
+            self.principal(&request)?;
+            let schema = metadata::tables_schema(&query);
+            let batch = metadata::tables(self.engine.context(), query).await?;
+            Ok(one_batch(schema, batch))
+        })
+        .await
+        .map(Response::new)
+    }
+
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.observed("GetFlightInfo", async {
+            self.principal(&request)?;
+            metadata_info(
+                &query,
+                &metadata::table_types_schema(&query),
+                request.into_inner(),
+            )
+        })
+        .await
+        .map(Response::new)
+    }
+
+    async fn do_get_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<DoGetStream>, Status> {
+        self.observed("DoGet", async {
+            self.principal(&request)?;
+            let schema = metadata::table_types_schema(&query);
+            Ok(one_batch(schema, metadata::table_types(query)?))
         })
         .await
         .map(Response::new)

@@ -681,3 +681,56 @@ async fn dfexport_serve_listens_and_stops_on_sigterm() {
         "{rest:?}"
     );
 }
+
+/// The service through ADBC's Flight SQL driver from Python, as pipelines (Airflow,
+/// pandas, notebooks) reach it: `server/tests/adbc/test_adbc.py`, run with pytest
+/// against this server. `./test.sh` installs `adbc-driver-flightsql` and
+/// `adbc-driver-manager` from PyPI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn python_adbc_clients() {
+    let f = Fixture::start().await;
+    seed(&f.engine).await;
+    // A session token that the clock then makes stale.
+    let expired = f.admin().await.token().unwrap().clone();
+    f.clock
+        .advance(chrono::Duration::from_std(TOKEN_TTL).unwrap() + chrono::Duration::seconds(1));
+    let out = f.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/adbc/test_adbc.py");
+    let probe = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            "import adbc_driver_flightsql, adbc_driver_manager, pytest",
+        ])
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        probe.status.success(),
+        "the ADBC tests need Python with adbc-driver-flightsql, adbc-driver-manager and \
+         pytest: run ./test.sh, which installs them\n{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    // pytest's report goes to a file, so that a hang still shows how far it got.
+    let log_path = f.dir.path().join("pytest.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut pytest = tokio::process::Command::new("python3")
+        .args(["-m", "pytest", "-v", "-x", "-p", "no:cacheprovider", script])
+        .env("DFEXPORT_FLIGHT_URI", format!("grpc://{}", f.addr))
+        .env("DFEXPORT_BIN", env!("CARGO_BIN_EXE_dfexport"))
+        .env("DFEXPORT_DB", f.dir.path().join("db"))
+        .env("DFEXPORT_OUT", &out)
+        .env("DFEXPORT_API_TOKEN", &f.api_token)
+        .env("DFEXPORT_EXPIRED_TOKEN", expired)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(600), pytest.wait()).await;
+    let report = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let status = status
+        .unwrap_or_else(|_| panic!("the ADBC tests did not end within ten minutes:\n{report}"))
+        .unwrap();
+    assert!(status.success(), "ADBC tests failed:\n{report}");
+}
