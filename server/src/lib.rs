@@ -94,6 +94,11 @@ impl FlightServer {
         let tls = match &config.tls {
             None => None,
             Some(tls) => {
+                // Both of rustls's crypto providers are linked in (object stores use
+                // aws-lc-rs), so it cannot choose on its own and would panic on the
+                // first connection. The ring provider is tonic's; an application that
+                // installed another first keeps it.
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 let read = |path: &std::path::Path, what: &str| {
                     std::fs::read(path).map_err(|e| {
                         ServerError::Config(format!(

@@ -734,3 +734,89 @@ async fn python_adbc_clients() {
         .unwrap();
     assert!(status.success(), "ADBC tests failed:\n{report}");
 }
+
+/// `--tls-cert/--tls-key`: the service speaks TLS only; Arrow's Rust client and ADBC
+/// trusting the certificate query it, and a plaintext client gets nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_trusting_clients_only() {
+    use datafusion_export_server::TlsConfig;
+    use tonic::transport::{Certificate, ClientTlsConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    let cert_pem = certified.cert.pem();
+    let cert = dir.path().join("server.pem");
+    let key = dir.path().join("server.key");
+    std::fs::write(&cert, &cert_pem).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+
+    let engine = Arc::new(
+        Engine::open(dir.path().join("db").to_str().unwrap())
+            .await
+            .unwrap(),
+    );
+    seed(&engine).await;
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+    config.tls = Some(TlsConfig { cert, key });
+    let server = FlightServer::bind(engine, config, Metrics::new().unwrap())
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(async {
+        stopped.await.ok();
+    }));
+
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&cert_pem))
+        .domain_name("localhost");
+    let channel = Endpoint::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = FlightSqlServiceClient::new(channel);
+    let (_, batches) = fetch(&mut client, "SELECT * FROM T").await.unwrap();
+    assert_eq!(rows(&batches), 3);
+
+    // Plaintext gRPC against the TLS port fails, and the server keeps serving.
+    let plain = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    assert!(FlightSqlServiceClient::new(plain)
+        .execute("SELECT 1".into(), None)
+        .await
+        .is_err());
+
+    // ADBC over grpc+tls, trusting the certificate.
+    let adbc = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            "import os, adbc_driver_flightsql.dbapi as f\n\
+             conn = f.connect(os.environ['URI'], db_kwargs={\n\
+             'adbc.flight.sql.client_option.tls_root_certs': os.environ['CA'],\n\
+             'adbc.flight.sql.client_option.tls_override_hostname': 'localhost'}, autocommit=True)\n\
+             cur = conn.cursor(); cur.execute('SELECT count(*) AS n FROM T')\n\
+             print(cur.fetch_arrow_table().column(0)[0].as_py())",
+        ])
+        .env("URI", format!("grpc+tls://{addr}"))
+        .env("CA", &cert_pem)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        adbc.status.success(),
+        "ADBC over TLS: {}",
+        String::from_utf8_lossy(&adbc.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&adbc.stdout).trim(), "3");
+
+    stop.send(()).unwrap();
+    serving.await.unwrap().unwrap();
+}
