@@ -30,7 +30,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use datafusion_export::tables::Clock;
 use rand::RngCore;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
 
@@ -78,21 +78,23 @@ fn random_hex() -> String {
     hex(&bytes)
 }
 
-#[derive(Debug, Deserialize)]
+/// The users file as stored (see the module documentation); [`Users`] is what it
+/// means once checked.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct UsersFile {
+pub(crate) struct UsersFile {
     #[serde(default)]
-    users: Vec<UserEntry>,
+    pub(crate) users: Vec<UserEntry>,
     #[serde(default)]
-    api_tokens: Vec<ApiTokenEntry>,
+    pub(crate) api_tokens: Vec<ApiTokenEntry>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct UserEntry {
-    name: String,
-    password_hash: String,
-    role: Role,
+pub(crate) struct UserEntry {
+    pub(crate) name: String,
+    pub(crate) password_hash: String,
+    pub(crate) role: Role,
 }
 
 impl std::fmt::Debug for UserEntry {
@@ -104,12 +106,12 @@ impl std::fmt::Debug for UserEntry {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct ApiTokenEntry {
-    name: String,
-    token_sha256: String,
-    role: Role,
+pub(crate) struct ApiTokenEntry {
+    pub(crate) name: String,
+    pub(crate) token_sha256: String,
+    pub(crate) role: Role,
 }
 
 /// The users and API tokens of a users file, checked when loaded.

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub max_pending_results: usize,
     /// Open prepared statements, at most.
     pub max_prepared_statements: usize,
+    /// A prepared statement unused this long is dropped (clients that die do not
+    /// close theirs).
+    pub prepared_idle_ttl: Duration,
     /// Live bearer tokens, at most (expired ones are dropped first).
     pub max_sessions: usize,
 }
@@ -45,8 +48,8 @@ pub struct TlsConfig {
 }
 
 impl ServerConfig {
-    /// Defaults: tokens live 12 hours, results 5 minutes, statements up to 1 MiB,
-    /// 64 statements at once.
+    /// Defaults: tokens live 12 hours, results 5 minutes, unused prepared statements
+    /// an hour, statements up to 1 MiB, 64 statements at once.
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
@@ -59,6 +62,7 @@ impl ServerConfig {
             queue_timeout: Duration::from_secs(30),
             max_pending_results: 1024,
             max_prepared_statements: 4096,
+            prepared_idle_ttl: Duration::from_secs(3600),
             max_sessions: 100_000,
         }
     }

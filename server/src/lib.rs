@@ -25,7 +25,8 @@
 //! tokens), [`roles`] (who may run what), `statements` (text → query or command,
 //! role checks), `tickets` (one-time results), `metadata` (catalogs, schemas, tables
 //! for `GetObjects`), `service` (the Flight SQL service),
-//! [`metrics`] and [`http`] (`/metrics`, `/healthz`, `/readyz`), [`error`].
+//! [`metrics`] and [`http`] (`/metrics`, `/healthz`, `/readyz`), [`users_file`] (what
+//! the `dfexport-users` binary edits), [`error`].
 
 pub mod auth;
 pub mod command_line;
@@ -38,6 +39,7 @@ pub mod roles;
 mod service;
 mod statements;
 mod tickets;
+pub mod users_file;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -123,8 +125,16 @@ impl FlightServer {
             engine,
             ServiceParts {
                 auth,
-                tickets: TicketStore::new(config.result_ttl, config.max_pending_results, clock),
-                prepared: PreparedStore::new(config.max_prepared_statements),
+                tickets: TicketStore::new(
+                    config.result_ttl,
+                    config.max_pending_results,
+                    Arc::clone(&clock),
+                ),
+                prepared: PreparedStore::new(
+                    config.max_prepared_statements,
+                    config.prepared_idle_ttl,
+                    clock,
+                ),
                 max_concurrent_statements: config.max_concurrent_statements,
                 queue_timeout: config.queue_timeout,
                 max_statement_bytes: config.max_statement_bytes,

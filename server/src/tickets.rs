@@ -131,27 +131,45 @@ impl TicketStore {
 }
 
 /// Open prepared statements: their text, checked when created and again when run.
+///
+/// Clients that die without closing theirs would otherwise fill the store for good: a
+/// statement unused for the idle limit is dropped, the next time one is created.
 pub(crate) struct PreparedStore {
     statements: Mutex<HashMap<Uuid, Prepared>>,
     max: usize,
+    idle: chrono::Duration,
+    clock: Arc<dyn Clock>,
 }
 
 struct Prepared {
     owner: String,
     text: String,
+    last_used: DateTime<Utc>,
 }
 
 impl PreparedStore {
-    pub(crate) fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize, idle: std::time::Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
             statements: Mutex::default(),
             max: max.max(1),
+            idle: chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::MAX),
+            clock,
         }
+    }
+
+    fn idle_since(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now.checked_sub_signed(self.idle)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
     /// Keeps `text` for `owner`; returns the handle.
     pub(crate) fn create(&self, owner: &str, text: String) -> Result<Vec<u8>> {
+        let now = self.clock.now();
         let mut statements = self.statements.lock().unwrap_or_else(|p| p.into_inner());
+        if statements.len() >= self.max {
+            let since = self.idle_since(now);
+            statements.retain(|_, p| p.last_used > since);
+        }
         if statements.len() >= self.max {
             return Err(ServerError::ResourceExhausted(format!(
                 "{} prepared statements are open; close some first",
@@ -164,20 +182,29 @@ impl PreparedStore {
             Prepared {
                 owner: owner.to_string(),
                 text,
+                last_used: now,
             },
         );
         Ok(id.as_bytes().to_vec())
     }
 
-    /// The text of an open prepared statement.
+    /// The text of an open prepared statement; using it keeps it open.
     pub(crate) fn get(&self, handle: &[u8], owner: &str) -> Result<String> {
         let id = handle_id(handle)?;
-        let statements = self.statements.lock().unwrap_or_else(|p| p.into_inner());
-        statements
-            .get(&id)
-            .filter(|p| p.owner == owner)
-            .map(|p| p.text.clone())
-            .ok_or_else(unknown_handle)
+        let now = self.clock.now();
+        let since = self.idle_since(now);
+        let mut statements = self.statements.lock().unwrap_or_else(|p| p.into_inner());
+        match statements.get_mut(&id).filter(|p| p.owner == owner) {
+            Some(p) if p.last_used > since => {
+                p.last_used = now;
+                Ok(p.text.clone())
+            }
+            Some(_) => {
+                statements.remove(&id);
+                Err(unknown_handle())
+            }
+            None => Err(unknown_handle()),
+        }
     }
 
     /// Closes a prepared statement.
@@ -200,7 +227,11 @@ fn handle_id(handle: &[u8]) -> Result<Uuid> {
 }
 
 fn unknown_handle() -> ServerError {
-    ServerError::NotFound("unknown or closed prepared statement".into())
+    ServerError::NotFound(
+        "unknown, closed or expired prepared statement (unused ones are dropped after a \
+         while): prepare it again"
+            .into(),
+    )
 }
 
 #[cfg(test)]
@@ -246,5 +277,28 @@ mod tests {
             .to_string()
             .contains("expired"));
         assert!(store.put("alice", held()).is_ok());
+    }
+
+    #[test]
+    fn an_unused_prepared_statement_expires_and_a_used_one_stays() {
+        let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
+        let store = PreparedStore::new(2, std::time::Duration::from_secs(3600), clock.clone());
+        let used = store.create("alice", "SELECT 1".into()).unwrap();
+        let idle = store.create("alice", "SELECT 2".into()).unwrap();
+        assert!(store.get(&used, "bob").is_err(), "not another caller's");
+        assert!(matches!(
+            store.create("alice", "SELECT 3".into()),
+            Err(ServerError::ResourceExhausted(_))
+        ));
+        clock.advance(chrono::Duration::minutes(40));
+        assert_eq!(store.get(&used, "alice").unwrap(), "SELECT 1");
+        clock.advance(chrono::Duration::minutes(40));
+        // 80 minutes unused: gone; the one used 40 minutes ago stays.
+        let expired = store.get(&idle, "alice").unwrap_err().to_string();
+        assert!(expired.contains("expired"), "{expired}");
+        assert_eq!(store.get(&used, "alice").unwrap(), "SELECT 1");
+        assert!(store.create("alice", "SELECT 3".into()).is_ok());
+        store.close(&used, "alice").unwrap();
+        assert!(store.get(&used, "alice").is_err());
     }
 }

@@ -820,3 +820,88 @@ async fn tls_serves_trusting_clients_only() {
     stop.send(()).unwrap();
     serving.await.unwrap().unwrap();
 }
+
+/// `dfexport-users` makes the users file a server signs callers in with: a user whose
+/// password came on standard input, an API token printed once.
+#[tokio::test]
+async fn the_users_file_comes_from_dfexport_users() {
+    use std::io::Write;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.json");
+    let users = |args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dfexport-users"))
+            .arg("--file")
+            .arg(&file)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, _, said) = users(&["set-user", "alice", "--role", "admin"], "wonderland\n");
+    assert!(ok, "{said}");
+    let (ok, token, said) = users(&["add-token", "airflow", "--role", "viewer"], "");
+    assert!(ok, "{said}");
+    let token = token.trim().to_string();
+    let (ok, _, said) = users(&["set-user", "bob", "--role", "king"], "password1\n");
+    assert!(!ok && said.contains("unknown role 'king'"), "{said}");
+    let (ok, _, said) = users(&["set-user", "bob", "--role", "viewer"], "");
+    assert!(!ok && said.contains("no password"), "{said}");
+    let (ok, listed, _) = users(&["list"], "");
+    assert!(ok);
+    assert_eq!(listed, "user\talice\tadmin\napi-token\tairflow\tviewer\n");
+    let stored = std::fs::read_to_string(&file).unwrap();
+    assert!(!stored.contains("wonderland") && !stored.contains(&token));
+
+    let engine = Arc::new(
+        Engine::open(dir.path().join("db").to_str().unwrap())
+            .await
+            .unwrap(),
+    );
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+    config.users_file = Some(file.clone());
+    let server = FlightServer::bind(engine, config, Metrics::new().unwrap())
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(server.serve(async {
+        stopped.await.ok();
+    }));
+    let connect = || async {
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        FlightSqlServiceClient::new(channel)
+    };
+    let mut alice = connect().await;
+    alice.handshake("alice", "wonderland").await.unwrap();
+    fetch(&mut alice, ".create table T (a:long)").await.unwrap();
+    let mut airflow = connect().await;
+    airflow.set_token(token);
+    assert!(fetch(&mut airflow, "SELECT count(*) FROM T").await.is_ok());
+    let denied = status(
+        airflow
+            .execute(".drop table T".into(), None)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied, "{denied}");
+    stop.send(()).unwrap();
+}

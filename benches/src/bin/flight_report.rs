@@ -207,8 +207,14 @@ async fn main() -> datafusion_export_benches::Result<()> {
     println!("| path | time | Mrows/s | vs in process |");
     println!("|---|---|---|---|");
     for (what, d) in [
-        ("in process (`Engine::execute_collect`)", median(&in_process)),
-        ("Flight SQL, Rust `FlightSqlServiceClient`", median(&rust_client)),
+        (
+            "in process (`Engine::execute_collect`)",
+            median(&in_process),
+        ),
+        (
+            "Flight SQL, Rust `FlightSqlServiceClient`",
+            median(&rust_client),
+        ),
         ("Flight SQL, ADBC `fetch_arrow_table`", adbc_full),
     ] {
         println!(
