@@ -173,7 +173,14 @@ impl FlightServer {
             // pipelined requests; the service's own slots bound the whole server.
             .concurrency_limit_per_connection(self.max_concurrent_statements.max(1))
             .add_service(FlightServiceServer::new(self.service))
-            .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown)
+            // Without TCP_NODELAY a small result waits for the client's delayed ACK
+            // (about 40 ms on Linux) before its last segment leaves.
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(self.listener)
+                    .with_nodelay(Some(true))
+                    .with_keepalive(Some(std::time::Duration::from_secs(60))),
+                shutdown,
+            )
             .await
             .map_err(|e| ServerError::Transport(format!("Flight SQL service: {e}")))
     }

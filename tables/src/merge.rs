@@ -183,6 +183,62 @@ impl MergePolicy {
     }
 }
 
+impl MergePolicy {
+    /// Compaction, as `.merge T` asks for it (Delta's `OPTIMIZE`): every run of
+    /// consecutive small extents, whatever their tiers, packed in cursor order into as
+    /// few merges as the bounds allow — rows, original size, `MaxExtentsToMerge`
+    /// sources a merge, `MaxRangeInHours`. Planned again after the merges, until one
+    /// extent is left of each run or nothing more fits. Unlike [`MergePolicy::plan`]
+    /// it rewrites extents that are already big, so the background loop keeps to
+    /// tiers and this runs when asked.
+    pub fn plan_compaction(&self, extents: &[Extent]) -> Vec<Vec<Uuid>> {
+        let mut merges = Vec::new();
+        if !self.allow_merge {
+            return merges;
+        }
+        let most = self.factor() as usize;
+        let size_bound = (self.size_mb_upper_bound > 0).then_some(self.size_mb_upper_bound << 20);
+        let range = chrono::Duration::hours(
+            i64::try_from(self.max_range_hours).unwrap_or(i64::MAX / 4_000_000_000),
+        );
+        let mut group: Vec<&Extent> = Vec::new();
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        let mut flush = |group: &mut Vec<&Extent>, rows: &mut u64, bytes: &mut u64| {
+            if group.len() >= 2 {
+                merges.push(group.iter().map(|e| e.file.id).collect());
+            }
+            group.clear();
+            *rows = 0;
+            *bytes = 0;
+        };
+        for extent in extents {
+            let small = extent.file.rows < self.row_count_upper_bound
+                && size_bound.is_none_or(|b| extent.file.original_bytes() < b);
+            if !small {
+                flush(&mut group, &mut rows, &mut bytes);
+                continue;
+            }
+            let fits = group.len() < most
+                && rows + extent.file.rows <= self.row_count_upper_bound
+                && size_bound.is_none_or(|b| bytes + extent.file.original_bytes() <= b)
+                && group.first().is_none_or(|first| {
+                    extent
+                        .ingestion_time
+                        .signed_duration_since(first.min_ingestion_time())
+                        <= range
+                });
+            if !fits {
+                flush(&mut group, &mut rows, &mut bytes);
+            }
+            group.push(extent);
+            rows += extent.file.rows;
+            bytes += extent.file.original_bytes();
+        }
+        flush(&mut group, &mut rows, &mut bytes);
+        merges
+    }
+}
+
 /// The catalog kind of merge policies, named by table id, or [`DATABASE_POLICY`].
 pub const POLICY_KIND: &str = "merge_policy";
 /// The catalog name of the database's default merge policy.
@@ -327,18 +383,41 @@ impl Database {
         .await
     }
 
-    /// Merges every run of extents of `table` that `policy` allows, one commit each;
-    /// returns what each merge did.
+    /// Merges every run of extents of `table` that `policy` allows, keeping to size
+    /// tiers ([`MergePolicy::plan`]), one commit each; returns what each merge did.
+    /// This is the background loop's merge: bounded rewriting in steady state.
     pub async fn merge_table(
         &self,
         table: &str,
         policy: &MergePolicy,
     ) -> Result<Vec<MergeReceipt>> {
+        self.merge_planned(table, |extents| policy.plan(extents))
+            .await
+    }
+
+    /// Compacts `table` as `.merge T` does ([`MergePolicy::plan_compaction`]): every
+    /// run of small extents into as few as `policy`'s bounds allow, whatever their
+    /// tiers; one commit per merge.
+    pub async fn compact_table(
+        &self,
+        table: &str,
+        policy: &MergePolicy,
+    ) -> Result<Vec<MergeReceipt>> {
+        self.merge_planned(table, |extents| policy.plan_compaction(extents))
+            .await
+    }
+
+    async fn merge_planned(
+        &self,
+        table: &str,
+        plan: impl Fn(&[Extent]) -> Vec<Vec<Uuid>>,
+    ) -> Result<Vec<MergeReceipt>> {
         let mut receipts = Vec::new();
-        // Merged extents may fill the next tier: plan again until nothing is left.
+        // Merged extents may fill the next tier, or fit together: plan again until
+        // nothing is left. Each merge leaves fewer extents, so this ends.
         loop {
             self.refresh().await?;
-            let plans = policy.plan(&self.read_state().table(table)?.extents);
+            let plans = plan(&self.read_state().table(table)?.extents);
             if plans.is_empty() {
                 return Ok(receipts);
             }
@@ -583,6 +662,62 @@ mod tests {
 
     /// `OriginalSizeMBUpperBoundForMerge` bounds the data before compression, as in
     /// Kusto: extents of 400 KB stored in 40 KB merge two at a time under 1 MB.
+    #[test]
+    fn compaction_packs_runs_whatever_their_tiers_within_bounds() {
+        let policy = MergePolicy {
+            row_count_upper_bound: 100,
+            max_extents: 3,
+            ..Default::default()
+        };
+        let ids = |v: &[u128]| v.iter().map(|n| Uuid::from_u128(*n)).collect::<Vec<_>>();
+        let extents = [
+            extent(1, 1),
+            extent(2, 1),
+            extent(3, 500),
+            extent(4, 1),
+            extent(5, 2),
+            extent(6, 1),
+            extent(7, 4),
+            extent(8, 40),
+            extent(9, 40),
+            extent(10, 40),
+            extent(11, 1),
+            extent(12, 1),
+        ];
+        // A big extent breaks runs; at most three sources a merge; the row bound
+        // starts a new merge; a lone small extent is left alone.
+        assert_eq!(
+            policy.plan_compaction(&extents),
+            vec![
+                ids(&[1, 2]),
+                ids(&[4, 5, 6]),
+                ids(&[7, 8, 9]),
+                ids(&[10, 11, 12])
+            ]
+        );
+        // The next round packs what the first made, until nothing fits.
+        let merged = [
+            extent(20, 2),
+            extent(3, 500),
+            extent(21, 4),
+            extent(22, 84),
+            extent(23, 42),
+        ];
+        assert_eq!(policy.plan_compaction(&merged), vec![ids(&[21, 22])]);
+        let last = [
+            extent(20, 2),
+            extent(3, 500),
+            extent(24, 88),
+            extent(23, 42),
+        ];
+        assert!(policy.plan_compaction(&last).is_empty());
+        let off = MergePolicy {
+            allow_merge: false,
+            ..Default::default()
+        };
+        assert!(off.plan_compaction(&extents).is_empty());
+    }
+
     #[test]
     fn the_size_bound_is_on_original_size() {
         let policy = MergePolicy {

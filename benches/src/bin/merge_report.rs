@@ -3,8 +3,9 @@
 //!
 //! * tables fed by many small ingestions (10,000 of one row; 1,000 of 1,000 rows; and
 //!   1,000 of 10,000 rows): a full aggregate before and after `Database::merge_table`
-//!   (the default policy), against the same rows ingested at once; a scan scoped to
-//!   the newest 1% of the merged table against its full scan; merge throughput against
+//!   (the default policy's tiered merges, as `serve` runs them), then after
+//!   `Database::compact_table` (`.merge T`), against the same rows ingested at once;
+//!   a scan scoped to the newest 1% of the compacted table against its full scan; merge throughput against
 //!   `.export to parquet` of the same rows. On the local disk, and with `--s3` on
 //!   moto's S3 server too (started here on 127.0.0.1 by the tests' harness);
 //! * peak memory merging 16 extents of 1,048,576 rows into one (16M rows), measured in a
@@ -151,6 +152,19 @@ async fn case(place: &Place, ingestions: usize, rows: usize, reps: usize) {
     let (t_once, t_merged) = time_pair(&once, &small, full, reps).await;
     let rewritten: u64 = receipts.iter().map(|r| r.merged.file.rows).sum();
     let extents = small.database().extents("T").await.expect("extents").len();
+
+    // Then `.merge T`: compaction, tiers aside.
+    let start = Instant::now();
+    let compactions = small
+        .database()
+        .compact_table("T", &MergePolicy::default())
+        .await
+        .expect("compact");
+    let compact_time = start.elapsed();
+    small.database().flush().await;
+    let (t_once_again, t_compacted) = time_pair(&once, &small, full, reps).await;
+    let compacted_extents = small.database().extents("T").await.expect("extents").len();
+    let recompacted: u64 = compactions.iter().map(|r| r.merged.file.rows).sum();
     if std::env::var_os("MERGE_REPORT_EXPLAIN").is_some() {
         for (what, e) in [("at once", &once), ("merged", &small)] {
             let plan = e
@@ -167,16 +181,23 @@ async fn case(place: &Place, ingestions: usize, rows: usize, reps: usize) {
     let first = cursor - ingestions as u64;
     let newest = first + (ingestions as u64 * 99 / 100);
     let scoped = format!("SELECT count(*), sum(id) FROM T WHERE cursor_after('{newest}')");
-    let (t_merged_again, t_scoped) = {
-        let (mut full_t, mut scoped_t) = (Vec::new(), Vec::new());
+    // The same query over an empty scope: the fixed cost every query pays (planning,
+    // the log's snapshot, opening the plan), which no pruning removes.
+    let empty = format!("SELECT count(*), sum(id) FROM T WHERE cursor_after('{cursor}')");
+    let (t_merged_again, t_scoped, t_floor) = {
+        let (mut full_t, mut scoped_t, mut floor_t) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..reps {
-            for (sql, samples) in [(full, &mut full_t), (scoped.as_str(), &mut scoped_t)] {
+            for (sql, samples) in [
+                (full, &mut full_t),
+                (scoped.as_str(), &mut scoped_t),
+                (empty.as_str(), &mut floor_t),
+            ] {
                 let start = Instant::now();
                 small.execute_collect(sql).await.expect("query");
                 samples.push(start.elapsed());
             }
         }
-        (median(&full_t), median(&scoped_t))
+        (median(&full_t), median(&scoped_t), median(&floor_t))
     };
 
     let out = format!("{}/export-{tag}", place.root);
@@ -199,7 +220,7 @@ async fn case(place: &Place, ingestions: usize, rows: usize, reps: usize) {
         merge_time.as_secs_f64() / export_time.as_secs_f64()
     );
     println!(
-        "full aggregate: at once {}, {ingestions} extents {} (×{:.1}), merged {} (×{:.2} of at once)",
+        "full aggregate: at once {}, {ingestions} extents {} (×{:.1}), tiered merges ({extents} extents) {} (×{:.2} of at once)",
         ms(t_once),
         ms(t_small),
         t_small.as_secs_f64() / t_once.as_secs_f64(),
@@ -207,9 +228,22 @@ async fn case(place: &Place, ingestions: usize, rows: usize, reps: usize) {
         t_merged.as_secs_f64() / t_once.as_secs_f64()
     );
     println!(
-        "newest 1% of the merged table: {} ({:.1}% of its full scan)",
+        "then `.merge T` (compaction): {} merges rewriting {:.2} rows per row in {:.2} s, {compacted_extents} extents;          full aggregate at once {}, compacted {} (×{:.2} of at once)",
+        compactions.len(),
+        recompacted as f64 / total as f64,
+        compact_time.as_secs_f64(),
+        ms(t_once_again),
+        ms(t_compacted),
+        t_compacted.as_secs_f64() / t_once_again.as_secs_f64()
+    );
+    let above = |t: Duration| (t.as_secs_f64() - t_floor.as_secs_f64()).max(0.0);
+    println!(
+        "newest 1% of the compacted table: {} ({:.1}% of its full scan); an empty scope (the \
+         fixed cost of a query) {}; above that cost the newest 1% is {:.1}% of the full scan",
         ms(t_scoped),
-        100.0 * t_scoped.as_secs_f64() / t_merged_again.as_secs_f64()
+        100.0 * t_scoped.as_secs_f64() / t_merged_again.as_secs_f64(),
+        ms(t_floor),
+        100.0 * above(t_scoped) / above(t_merged_again).max(f64::EPSILON)
     );
     println!();
 }

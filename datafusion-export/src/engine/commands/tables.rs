@@ -187,8 +187,10 @@ pub async fn merge(db: &Database, table: &str, ids: Option<&[String]>) -> Result
             vec![db.merge_extents(table, &ids).await?]
         }
         None => {
+            // Asked for now: compact as far as the policy's bounds allow, tiers
+            // aside (the background loop keeps to tiers).
             let policy = db.merge_policy(Some(table)).await?;
-            db.merge_table(table, &policy).await?
+            db.compact_table(table, &policy).await?
         }
     };
     let r = &receipts;
