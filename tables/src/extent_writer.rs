@@ -1,7 +1,7 @@
 //! Writing ingested record batches into new, immutable Parquet extents.
 //!
-//! The Parquet writer is the synchronous [`ArrowWriter`]: an extent is one row
-//! group, so nothing reaches the file before the row group is complete, and
+//! The Parquet writer is the synchronous [`ArrowWriter`]: nothing reaches the file
+//! before a row group is complete (a million rows or 64 MiB encoded), and
 //! the async writer would only add a copy of it. Its output lands in
 //! fixed-size chunks ([`Chunks`]) that go to the store without another copy:
 //! one `PUT` for an extent that fits in a chunk, otherwise a multipart upload
@@ -31,6 +31,11 @@ const CHUNK_SIZE: usize = 8 * 1024 * 1024;
 
 /// Multipart parts of one extent in flight at most.
 const MAX_PARTS_IN_FLIGHT: usize = 4;
+
+/// A row group is held in memory, encoded, until it closes: it is closed at this size
+/// whatever its row count, so that wide rows do not make a row group of a million of
+/// them (Parquet's default) a memory problem.
+const MAX_ROW_GROUP_BYTES: usize = 64 * 1024 * 1024;
 
 /// The Parquet settings of every extent; the ingest benchmark's baseline uses them too.
 pub fn extent_writer_properties() -> WriterProperties {
@@ -93,6 +98,7 @@ pub struct ExtentWriter {
     schema: SchemaRef,
     max_rows: usize,
     props: WriterProperties,
+    max_row_group_bytes: usize,
     current: Option<OpenExtent>,
     finished: Vec<ExtentFile>,
 }
@@ -111,6 +117,7 @@ impl ExtentWriter {
             schema,
             max_rows: max_rows.max(1),
             props: extent_writer_properties(),
+            max_row_group_bytes: MAX_ROW_GROUP_BYTES,
             current: None,
             finished: Vec::new(),
         }
@@ -143,6 +150,9 @@ impl ExtentWriter {
             let room = self.max_rows - extent.file.rows as usize;
             let take = room.min(batch.num_rows() - offset);
             extent.writer.write(&batch.slice(offset, take))?;
+            if extent.writer.in_progress_size() >= self.max_row_group_bytes {
+                extent.writer.flush()?;
+            }
             extent.file.rows += take as u64;
             offset += take;
             if extent.file.rows as usize >= self.max_rows {
@@ -447,6 +457,40 @@ mod tests {
             datafusion::arrow::compute::concat_batches(&b[0].schema(), b).unwrap()
         };
         assert_eq!(all(&read), all(&batches));
+    }
+
+    #[tokio::test]
+    async fn a_row_group_closes_at_its_byte_bound() {
+        let store = Arc::new(InMemory::new());
+        let batches: Vec<RecordBatch> = (0..8).map(|i| random_rows(i, 10_000)).collect();
+        let mut writer = ExtentWriter::new(store.clone(), "T", batches[0].schema(), 1 << 20);
+        writer.max_row_group_bytes = 1 << 20;
+        for batch in &batches {
+            writer.write(batch).await.unwrap();
+        }
+        let extents = writer.finish().await.unwrap();
+        assert_eq!(extents.len(), 1);
+        let data = store
+            .get(&Path::from(extents[0].path.as_str()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(data).unwrap();
+        // 80,000 rows of 64 bytes (~5 MiB): far under a million rows, yet several
+        // row groups, none much over the bound.
+        let groups = builder.metadata().row_groups();
+        assert!(groups.len() >= 3, "{} row groups", groups.len());
+        assert!(groups
+            .iter()
+            .all(|g| (g.compressed_size() as usize) < 2 << 20));
+        let read: Vec<RecordBatch> = builder
+            .build()
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert_eq!(read.iter().map(|b| b.num_rows()).sum::<usize>(), 80_000);
     }
 
     #[tokio::test]

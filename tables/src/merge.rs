@@ -39,9 +39,13 @@ pub const CURSOR_COLUMN: &str = "__dfx_cursor";
 /// The hidden column of a merged extent that holds each row's ingestion time.
 pub const INGESTION_TIME_COLUMN_STORED: &str = "__dfx_ingestion_time";
 
-/// Rows per row group of a merged extent: its rows are in cursor order, so a scope
-/// that covers part of it reads only the row groups (and pages) it overlaps.
-pub const MERGED_ROW_GROUP_ROWS: usize = 65_536;
+/// Rows per row group of a merged extent, at most: as many as an extent ingested at
+/// once holds (Parquet's default), so that a full scan makes as few requests to the
+/// store as it would there — on S3 each row group is another ranged GET. Its rows are
+/// in cursor order, so a scope that covers part of it still reads only the pages it
+/// overlaps (the page index, pages of at most 20,000 rows). The extent writer closes a
+/// row group earlier when its encoded size calls for it.
+pub const MERGED_ROW_GROUP_ROWS: usize = 1 << 20;
 
 /// The Parquet settings of merged extents: those of every extent, with row groups of
 /// [`MERGED_ROW_GROUP_ROWS`] and the page index written.

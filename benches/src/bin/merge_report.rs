@@ -228,7 +228,7 @@ async fn case(place: &Place, ingestions: usize, rows: usize, reps: usize) {
         t_merged.as_secs_f64() / t_once.as_secs_f64()
     );
     println!(
-        "then `.merge T` (compaction): {} merges rewriting {:.2} rows per row in {:.2} s, {compacted_extents} extents;          full aggregate at once {}, compacted {} (×{:.2} of at once)",
+        "then `.merge T` (compaction): {} merges rewriting {:.2} rows per row in {:.2} s, {compacted_extents} extents; full aggregate at once {}, compacted {} (×{:.2} of at once)",
         compactions.len(),
         recompacted as f64 / total as f64,
         compact_time.as_secs_f64(),
