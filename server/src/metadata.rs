@@ -38,7 +38,7 @@ fn sorted(mut names: Vec<String>) -> Vec<String> {
 
 /// The schema of the answer to `command`.
 pub(crate) fn catalogs_schema(command: &CommandGetCatalogs) -> SchemaRef {
-    command.clone().into_builder().schema()
+    (*command).into_builder().schema()
 }
 
 /// The catalogs a query can name.
@@ -119,7 +119,7 @@ pub(crate) async fn tables(
 
 /// The schema of the answer to `command`.
 pub(crate) fn table_types_schema(command: &CommandGetTableTypes) -> SchemaRef {
-    command.clone().into_builder().schema()
+    (*command).into_builder().schema()
 }
 
 /// The table types [`tables`] reports.

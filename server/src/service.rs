@@ -280,6 +280,38 @@ impl FlightSqlServiceImpl {
         Ok(Box::pin(encoded))
     }
 
+    /// `GetFlightInfo` of a metadata request (catalogs, schemas, tables, types), for
+    /// any signed-in caller.
+    async fn metadata_info(
+        &self,
+        command: &impl ProstMessageExt,
+        schema: SchemaRef,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.observed("GetFlightInfo", async {
+            self.principal(&request)?;
+            metadata_info(command, &schema, request.into_inner())
+        })
+        .await
+        .map(Response::new)
+    }
+
+    /// `DoGet` of a metadata request: `answer` under `schema`, for any signed-in
+    /// caller.
+    async fn metadata_stream(
+        &self,
+        request: Request<Ticket>,
+        schema: SchemaRef,
+        answer: impl Future<Output = Result<RecordBatch>>,
+    ) -> std::result::Result<Response<DoGetStream>, Status> {
+        self.observed("DoGet", async {
+            self.principal(&request)?;
+            Ok(one_batch(schema, answer.await?))
+        })
+        .await
+        .map(Response::new)
+    }
+
     /// `DoPut` statement update: runs `text` once and returns its count.
     async fn update(&self, principal: &Principal, text: &str) -> Result<i64> {
         let _slot = self.slot().await?;
@@ -469,16 +501,8 @@ impl FlightSqlService for FlightSqlServiceImpl {
         query: CommandGetCatalogs,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        self.observed("GetFlightInfo", async {
-            self.principal(&request)?;
-            metadata_info(
-                &query,
-                &metadata::catalogs_schema(&query),
-                request.into_inner(),
-            )
-        })
-        .await
-        .map(Response::new)
+        let schema = metadata::catalogs_schema(&query);
+        self.metadata_info(&query, schema, request).await
     }
 
     async fn do_get_catalogs(
@@ -486,16 +510,11 @@ impl FlightSqlService for FlightSqlServiceImpl {
         query: CommandGetCatalogs,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<DoGetStream>, Status> {
-        self.observed("DoGet", async {
-            self.principal(&request)?;
-            let schema = metadata::catalogs_schema(&query);
-            Ok(one_batch(
-                schema,
-                metadata::catalogs(self.engine.context(), query)?,
-            ))
+        let schema = metadata::catalogs_schema(&query);
+        self.metadata_stream(request, schema, async {
+            metadata::catalogs(self.engine.context(), query)
         })
         .await
-        .map(Response::new)
     }
 
     async fn get_flight_info_schemas(
@@ -503,16 +522,8 @@ impl FlightSqlService for FlightSqlServiceImpl {
         query: CommandGetDbSchemas,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        self.observed("GetFlightInfo", async {
-            self.principal(&request)?;
-            metadata_info(
-                &query,
-                &metadata::schemas_schema(&query),
-                request.into_inner(),
-            )
-        })
-        .await
-        .map(Response::new)
+        let schema = metadata::schemas_schema(&query);
+        self.metadata_info(&query, schema, request).await
     }
 
     async fn do_get_schemas(
@@ -520,16 +531,11 @@ impl FlightSqlService for FlightSqlServiceImpl {
         query: CommandGetDbSchemas,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<DoGetStream>, Status> {
-        self.observed("DoGet", async {
-            self.principal(&request)?;
-            let schema = metadata::schemas_schema(&query);
-            Ok(one_batch(
-                schema,
-                metadata::schemas(self.engine.context(), query)?,
-            ))
+        let schema = metadata::schemas_schema(&query);
+        self.metadata_stream(request, schema, async {
+            metadata::schemas(self.engine.context(), query)
         })
         .await
-        .map(Response::new)
     }
 
     async fn get_flight_info_tables(
@@ -537,16 +543,8 @@ impl FlightSqlService for FlightSqlServiceImpl {
         query: CommandGetTables,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        self.observed("GetFlightInfo", async {
-            self.principal(&request)?;
-            metadata_info(
-                &query,
-                &metadata::tables_schema(&query),
-                request.into_inner(),
-            )
-        })
-        .await
-        .map(Response::new)
+        let schema = metadata::tables_schema(&query);
+        self.metadata_info(&query, schema, request).await
     }
 
     async fn do_get_tables(
@@ -554,14 +552,13 @@ impl FlightSqlService for FlightSqlServiceImpl {
         query: CommandGetTables,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<DoGetStream>, Status> {
-        self.observed("DoGet", async {
-            self.principal(&request)?;
-            let schema = metadata::tables_schema(&query);
-            let batch = metadata::tables(self.engine.context(), query).await?;
-            Ok(one_batch(schema, batch))
-        })
+        let schema = metadata::tables_schema(&query);
+        self.metadata_stream(
+            request,
+            schema,
+            metadata::tables(self.engine.context(), query),
+        )
         .await
-        .map(Response::new)
     }
 
     async fn get_flight_info_table_types(
@@ -569,16 +566,8 @@ impl FlightSqlService for FlightSqlServiceImpl {
         query: CommandGetTableTypes,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        self.observed("GetFlightInfo", async {
-            self.principal(&request)?;
-            metadata_info(
-                &query,
-                &metadata::table_types_schema(&query),
-                request.into_inner(),
-            )
-        })
-        .await
-        .map(Response::new)
+        let schema = metadata::table_types_schema(&query);
+        self.metadata_info(&query, schema, request).await
     }
 
     async fn do_get_table_types(
@@ -586,13 +575,9 @@ impl FlightSqlService for FlightSqlServiceImpl {
         query: CommandGetTableTypes,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<DoGetStream>, Status> {
-        self.observed("DoGet", async {
-            self.principal(&request)?;
-            let schema = metadata::table_types_schema(&query);
-            Ok(one_batch(schema, metadata::table_types(query)?))
-        })
-        .await
-        .map(Response::new)
+        let schema = metadata::table_types_schema(&query);
+        self.metadata_stream(request, schema, async { metadata::table_types(query) })
+            .await
     }
 
     async fn do_put_statement_update(

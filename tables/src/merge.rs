@@ -123,6 +123,26 @@ impl MergePolicy {
         (self.max_extents as u64).max(2)
     }
 
+    /// `OriginalSizeMBUpperBoundForMerge` in bytes, if set.
+    fn size_bound(&self) -> Option<u64> {
+        (self.size_mb_upper_bound > 0).then_some(self.size_mb_upper_bound << 20)
+    }
+
+    /// `MaxRangeInHours` as a duration.
+    fn range(&self) -> chrono::Duration {
+        chrono::Duration::hours(
+            i64::try_from(self.max_range_hours).unwrap_or(i64::MAX / 4_000_000_000),
+        )
+    }
+
+    /// Whether `extent` is under the row and size bounds, so may be merged at all.
+    fn is_small(&self, extent: &Extent) -> bool {
+        extent.file.rows < self.row_count_upper_bound
+            && self
+                .size_bound()
+                .is_none_or(|b| extent.file.original_bytes() < b)
+    }
+
     /// The size tier of an extent of `rows` rows: ⌊log_factor(rows)⌋.
     pub fn tier(&self, rows: u64) -> u32 {
         let factor = self.factor();
@@ -143,15 +163,11 @@ impl MergePolicy {
             return merges;
         }
         let full = self.factor() as usize;
-        let size_bound = (self.size_mb_upper_bound > 0).then_some(self.size_mb_upper_bound << 20);
-        let range = chrono::Duration::hours(
-            i64::try_from(self.max_range_hours).unwrap_or(i64::MAX / 4_000_000_000),
-        );
+        let (size_bound, range) = (self.size_bound(), self.range());
         let mut group: Vec<&Extent> = Vec::new();
         let (mut rows, mut bytes) = (0u64, 0u64);
         for extent in extents {
-            let small = extent.file.rows < self.row_count_upper_bound
-                && size_bound.is_none_or(|b| extent.file.original_bytes() < b);
+            let small = self.is_small(extent);
             let joins = group.first().is_some_and(|first| {
                 self.tier(first.file.rows) == self.tier(extent.file.rows)
                     && extent
@@ -201,10 +217,7 @@ impl MergePolicy {
             return merges;
         }
         let most = self.factor() as usize;
-        let size_bound = (self.size_mb_upper_bound > 0).then_some(self.size_mb_upper_bound << 20);
-        let range = chrono::Duration::hours(
-            i64::try_from(self.max_range_hours).unwrap_or(i64::MAX / 4_000_000_000),
-        );
+        let (size_bound, range) = (self.size_bound(), self.range());
         let mut group: Vec<&Extent> = Vec::new();
         let (mut rows, mut bytes) = (0u64, 0u64);
         let mut flush = |group: &mut Vec<&Extent>, rows: &mut u64, bytes: &mut u64| {
@@ -216,9 +229,7 @@ impl MergePolicy {
             *bytes = 0;
         };
         for extent in extents {
-            let small = extent.file.rows < self.row_count_upper_bound
-                && size_bound.is_none_or(|b| extent.file.original_bytes() < b);
-            if !small {
+            if !self.is_small(extent) {
                 flush(&mut group, &mut rows, &mut bytes);
                 continue;
             }

@@ -166,7 +166,7 @@ async fn case(place: &Place, ingestions: usize, rows: usize, reps: usize) {
     let compacted_extents = small.database().extents("T").await.expect("extents").len();
     let recompacted: u64 = compactions.iter().map(|r| r.merged.file.rows).sum();
     if std::env::var_os("MERGE_REPORT_EXPLAIN").is_some() {
-        for (what, e) in [("at once", &once), ("merged", &small)] {
+        for (what, e) in [("at once", &once), ("compacted", &small)] {
             let plan = e
                 .execute_collect(&format!("EXPLAIN ANALYZE {full}"))
                 .await
