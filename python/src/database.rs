@@ -277,9 +277,10 @@ impl PyDatabase {
     }
 
     /// `.merge TABLE [(EXTENT_IDS)]`: merges the given extents of `table` (consecutive
-    /// in cursor order), or without ids every run of small extents its merge policy
-    /// allows. Every row keeps its cursor and ingestion time. Returns one row per
-    /// merge (`ExtentId`, `SourceExtents`, `RowCount`, …) as a `pyarrow.Table`.
+    /// in cursor order), or without ids compacts it: every run of small extents into as
+    /// few as its merge policy's bounds allow (as Delta's `OPTIMIZE`). Every row keeps
+    /// its cursor and ingestion time. Returns one row per merge (`ExtentId`,
+    /// `SourceExtents`, `RowCount`, …) as a `pyarrow.Table`.
     #[pyo3(signature = (table, extent_ids = None))]
     fn merge<'py>(
         &self,

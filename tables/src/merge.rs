@@ -201,9 +201,7 @@ impl MergePolicy {
         }
         merges
     }
-}
 
-impl MergePolicy {
     /// Compaction, as `.merge T` asks for it (Delta's `OPTIMIZE`): every run of
     /// consecutive small extents, whatever their tiers, packed in cursor order into as
     /// few merges as the bounds allow — rows, original size, `MaxExtentsToMerge`
