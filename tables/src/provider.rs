@@ -21,8 +21,6 @@ use datafusion_export_udfs::{
 };
 use uuid::Uuid;
 
-use datafusion::datasource::physical_plan::ParquetSource;
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal};
 use datafusion::physical_expr::PhysicalExpr;
@@ -190,7 +188,7 @@ impl IngestionTable {
     /// Merged extents: each row's cursor and ingestion time are in hidden columns.
     /// Rows outside `range` (of an extent the range covers only partly) are filtered
     /// out by cursor, the filter also pruning row groups and pages by statistics.
-    fn scan_merged(
+    async fn scan_merged(
         &self,
         state: &dyn Session,
         extents: &[Extent],
@@ -215,20 +213,25 @@ impl IngestionTable {
         // The cursor filter below is pushed into this source by the optimizer, where
         // row-group statistics and the page index skip what it excludes. Without a
         // filter the page index would only be read for nothing.
-        let source = ParquetSource::new(TableSchema::builder(Arc::clone(&file_schema)).build())
-            .with_table_parquet_options(state.table_options().parquet.clone())
-            .with_enable_page_index(filtered);
-        let config =
-            FileScanConfigBuilder::new(self.db.object_store_url().clone(), Arc::new(source))
-                .with_file_groups(Self::file_groups(
-                    extents,
-                    state.config().target_partitions(),
-                    false,
-                ))
-                .with_projection_indices(Some(read))?
-                .with_limit(if filtered { None } else { limit })
-                .build();
-        let mut plan: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
+        let mut options = state.table_options().parquet.clone();
+        options.global.enable_page_index = filtered;
+        // Planned by the format, as plain extents are: that is what gives the scan the
+        // session's footer cache and metadata size hint. Without them every query
+        // fetched the footer again (on S3, one or two more GETs per merged extent).
+        let format = ParquetFormat::default().with_options(options);
+        let config = FileScanConfigBuilder::new(
+            self.db.object_store_url().clone(),
+            format.file_source(TableSchema::builder(Arc::clone(&file_schema)).build()),
+        )
+        .with_file_groups(Self::file_groups(
+            extents,
+            state.config().target_partitions(),
+            false,
+        ))
+        .with_projection_indices(Some(read))?
+        .with_limit(if filtered { None } else { limit })
+        .build();
+        let mut plan: Arc<dyn ExecutionPlan> = format.create_physical_plan(state, config).await?;
         if filtered {
             let predicate = cursor_predicate(&plan.schema(), range)?;
             plan = Arc::new(FilterExec::try_new(predicate, plan)?);
@@ -317,7 +320,10 @@ impl TableProvider for IngestionTable {
             plans.push(self.scan_plain(state, &plain, projection, limit).await?);
         }
         if !merged.is_empty() {
-            plans.push(self.scan_merged(state, &merged, &resolved, projection, limit)?);
+            plans.push(
+                self.scan_merged(state, &merged, &resolved, projection, limit)
+                    .await?,
+            );
         }
         let plan = UnionExec::try_new(plans)?;
         Ok(Arc::new(ExtentScanExec::new(plan, scope)))

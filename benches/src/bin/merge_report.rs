@@ -165,6 +165,21 @@ async fn case(place: &Place, ingestions: usize, rows: usize, reps: usize) {
     let (t_once_again, t_compacted) = time_pair(&once, &small, full, reps).await;
     let compacted_extents = small.database().extents("T").await.expect("extents").len();
     let recompacted: u64 = compactions.iter().map(|r| r.merged.file.rows).sum();
+    // The fixed cost of a query on each (an empty cursor scope), timed in turns: what
+    // of the gap above is not reading data.
+    let (floor_once, floor_small) = {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..reps {
+            for (e, samples) in [(&once, &mut a), (&small, &mut b)] {
+                let cursor = e.database().current_cursor().sequence();
+                let sql = format!("SELECT count(*), sum(id) FROM T WHERE cursor_after('{cursor}')");
+                let start = Instant::now();
+                e.execute_collect(&sql).await.expect("query");
+                samples.push(start.elapsed());
+            }
+        }
+        (median(&a), median(&b))
+    };
     if std::env::var_os("MERGE_REPORT_EXPLAIN").is_some() {
         for (what, e) in [("at once", &once), ("compacted", &small)] {
             let plan = e
@@ -235,6 +250,13 @@ async fn case(place: &Place, ingestions: usize, rows: usize, reps: usize) {
         ms(t_once_again),
         ms(t_compacted),
         t_compacted.as_secs_f64() / t_once_again.as_secs_f64()
+    );
+    println!(
+        "fixed cost of a query (an empty scope): at once {} ({} commits in its log), compacted {} ({} commits)",
+        ms(floor_once),
+        once.database().current_cursor().sequence(),
+        ms(floor_small),
+        small.database().current_cursor().sequence(),
     );
     let above = |t: Duration| (t.as_secs_f64() - t_floor.as_secs_f64()).max(0.0);
     println!(
