@@ -8,7 +8,8 @@
 //! client's filters (catalog, `%`/`_` patterns, table types) and give the exact
 //! schema the protocol requires, which `FlightInfo` announces and `DoGet` sends.
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::compute::kernels::comparison::like;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::datasource::TableType;
 use datafusion::prelude::SessionContext;
@@ -87,6 +88,7 @@ pub(crate) async fn tables(
     command: CommandGetTables,
 ) -> Result<RecordBatch> {
     let wanted_catalog = command.catalog.clone();
+    let name_pattern = command.table_name_filter_pattern.clone();
     let mut builder: GetTablesBuilder = command.into_builder();
     for catalog_name in sorted(context.catalog_names()) {
         if wanted_catalog.as_ref().is_some_and(|c| *c != catalog_name) {
@@ -99,7 +101,9 @@ pub(crate) async fn tables(
             let Some(schema) = catalog.schema(&schema_name) else {
                 continue;
             };
-            for table_name in sorted(schema.table_names()) {
+            // Only the tables the name pattern keeps are opened (for a database
+            // table, opening reads the log); the builder applies every filter again.
+            for table_name in matching(sorted(schema.table_names()), name_pattern.as_deref())? {
                 // A table dropped since the names were listed is simply not listed.
                 let Some(table) = schema.table(&table_name).await? else {
                     continue;
@@ -115,6 +119,22 @@ pub(crate) async fn tables(
         }
     }
     Ok(builder.build()?)
+}
+
+/// The `names` that SQL `LIKE` `pattern` matches (all without a pattern), with the
+/// same kernel the builder filters by.
+fn matching(names: Vec<String>, pattern: Option<&str>) -> Result<Vec<String>> {
+    let Some(pattern) = pattern else {
+        return Ok(names);
+    };
+    let array = StringArray::from(names);
+    let keep = like(&array, &StringArray::new_scalar(pattern))?;
+    Ok(array
+        .iter()
+        .zip(keep.iter())
+        .filter(|(_, keep)| keep.unwrap_or(false))
+        .filter_map(|(name, _)| name.map(str::to_string))
+        .collect())
 }
 
 /// The schema of the answer to `command`.
@@ -139,20 +159,12 @@ mod tests {
 
     async fn context() -> SessionContext {
         let context = SessionContext::new();
-        context
-            .sql("CREATE TABLE orders (id BIGINT, name VARCHAR)")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        context
-            .sql("CREATE VIEW big AS SELECT id FROM orders WHERE id > 10")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        for sql in [
+            "CREATE TABLE orders (id BIGINT, name VARCHAR)",
+            "CREATE VIEW big AS SELECT id FROM orders WHERE id > 10",
+        ] {
+            context.sql(sql).await.unwrap().collect().await.unwrap();
+        }
         context
     }
 
