@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Read, Write};
 use clap::Parser;
 
 use crate::command::split_statements;
+use crate::export::runner::ExportRunner;
 use crate::output::{write_batches, OutputFormat};
 use crate::Engine;
 
@@ -34,6 +35,12 @@ pub struct Args {
     /// GOOGLE_*), which is read as well.
     #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = parse_storage_option, global = true)]
     pub storage_options: Vec<StorageOption>,
+
+    /// Run exports' queries and writers on this Ballista cluster's executors
+    /// (df://HOST:PORT or http://HOST:PORT of its scheduler); commits stay here. Needs
+    /// the dfexport-cluster binary (package datafusion-export-ballista).
+    #[arg(long, env = "DFEXPORT_CLUSTER", value_name = "URL", global = true)]
+    pub cluster: Option<String>,
 
     /// A file holding the key that encrypts secrets (account keys, SAS tokens) inside
     /// stored definitions: 32 bytes as base64 or hex, e.g. from `openssl rand -base64
@@ -153,6 +160,53 @@ pub trait NetworkService: Send + Sync {
     );
 }
 
+/// Connects `--cluster URL` to the runner of a cluster. It lives in another crate
+/// (`datafusion-export-ballista`, which depends on this one), so the binary that
+/// has it passes it in [`Hooks`].
+pub trait ClusterConnector: Send + Sync {
+    /// A runner for the cluster at `url`, reached with the database's `options`, or
+    /// why it cannot be reached.
+    fn connect<'a>(
+        &'a self,
+        url: &'a str,
+        options: &'a datafusion_export_tables::DatabaseOptions,
+    ) -> futures::future::BoxFuture<'a, Result<std::sync::Arc<dyn ExportRunner>, String>>;
+}
+
+/// What a binary adds to the command line: `serve`'s network service and the
+/// `--cluster` client. `Hooks::default()` has neither.
+#[derive(Clone, Copy, Default)]
+pub struct Hooks<'a> {
+    /// `serve --listen/--metrics`.
+    pub network: Option<&'a dyn NetworkService>,
+    /// `--cluster`.
+    pub cluster: Option<&'a dyn ClusterConnector>,
+}
+
+impl Hooks<'_> {
+    /// `engine` with its exports on `--cluster`'s runner, when asked for.
+    async fn on_cluster(
+        &self,
+        engine: Engine,
+        cluster: Option<&str>,
+        options: &datafusion_export_tables::DatabaseOptions,
+    ) -> Result<Engine, String> {
+        let Some(url) = cluster else {
+            return Ok(engine);
+        };
+        let Some(connector) = self.cluster else {
+            return Err(
+                "this dfexport has no cluster client: --cluster needs the dfexport-cluster \
+                 binary of the datafusion-export-ballista package (cargo run -p \
+                 datafusion-export-ballista --bin dfexport-cluster)"
+                    .into(),
+            );
+        };
+        let runner = connector.connect(url, options).await?;
+        Ok(engine.with_export_runner(runner))
+    }
+}
+
 /// `serve --clean-interval`: a timespan, or `off` (`None`).
 #[derive(Debug, Clone, Copy)]
 pub struct CleanInterval(pub Option<std::time::Duration>);
@@ -224,7 +278,8 @@ impl Args {
 
 /// `serve`'s log writer: every event (ours and the libraries', e.g. an HTTP client's
 /// trace of a request URL with a SAS token) passes through [`crate::command::scrub_secrets`].
-struct ScrubbingStderr;
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScrubbingStderr;
 
 impl Write for ScrubbingStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -374,7 +429,9 @@ async fn serve(
     db: &str,
     options: datafusion_export_tables::DatabaseOptions,
     settings: ServeSettings,
-    network: (NetworkArgs, Option<&dyn NetworkService>),
+    network: NetworkArgs,
+    hooks: Hooks<'_>,
+    cluster: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<(), String> {
     let ServeSettings {
@@ -383,7 +440,7 @@ async fn serve(
         clean,
         merge,
     } = settings;
-    let (network_args, service) = network;
+    let (network_args, service) = (network, hooks.network);
     if network_args.wanted() && service.is_none() {
         return Err(
             "this dfexport has no network service: --listen and --metrics need the dfexport \
@@ -392,14 +449,20 @@ async fn serve(
                 .into(),
         );
     }
-    let database = datafusion_export_tables::Database::open_with(db, options)
+    let database = datafusion_export_tables::Database::open_with(db, options.clone())
         .await
         .map_err(|e| e.to_string())?;
     let settings = crate::continuous::ContinuousSettings {
         max_concurrent_exports,
         ..Default::default()
     };
-    let engine = Engine::with_settings(database.clone(), settings);
+    let engine = hooks
+        .on_cluster(
+            Engine::with_settings(database.clone(), settings),
+            cluster,
+            &options,
+        )
+        .await?;
     let cleaner_engine = engine.clone();
     let scheduler = crate::continuous::scheduler::Scheduler::new(engine);
     let _ = tracing_subscriber::fmt()
@@ -493,9 +556,18 @@ pub async fn main() -> std::process::ExitCode {
 
 /// [`main`] with `serve`'s network service (see [`NetworkService`]).
 pub async fn main_with(service: Option<&dyn NetworkService>) -> std::process::ExitCode {
+    main_with_hooks(Hooks {
+        network: service,
+        cluster: None,
+    })
+    .await
+}
+
+/// [`main`] with what a binary adds (see [`Hooks`]).
+pub async fn main_with_hooks(hooks: Hooks<'_>) -> std::process::ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match run_from_with(std::env::args_os(), service, &mut out).await {
+    match run_from_with_hooks(std::env::args_os(), hooks, &mut out).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
             let message = message.trim_end();
@@ -529,6 +601,23 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let hooks = Hooks {
+        network: service,
+        cluster: None,
+    };
+    run_from_with_hooks(argv, hooks, out).await
+}
+
+/// [`run_from`] with what a binary adds (see [`Hooks`]).
+pub async fn run_from_with_hooks<I, T>(
+    argv: I,
+    hooks: Hooks<'_>,
+    out: &mut dyn Write,
+) -> Result<(), String>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let args = match Args::try_parse_from(argv) {
         Ok(args) => args,
         Err(e)
@@ -541,7 +630,7 @@ where
         }
         Err(e) => return Err(e.render().to_string()),
     };
-    run_with(args, service, out).await
+    run_with_hooks(args, hooks, out).await
 }
 
 /// Runs parsed arguments, printing results to `out`.
@@ -553,6 +642,19 @@ pub async fn run(args: Args, out: &mut dyn Write) -> Result<(), String> {
 pub async fn run_with(
     args: Args,
     service: Option<&dyn NetworkService>,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let hooks = Hooks {
+        network: service,
+        cluster: None,
+    };
+    run_with_hooks(args, hooks, out).await
+}
+
+/// [`run`] with what a binary adds (see [`Hooks`]).
+pub async fn run_with_hooks(
+    args: Args,
+    hooks: Hooks<'_>,
     out: &mut dyn Write,
 ) -> Result<(), String> {
     if let Some(Service::Serve {
@@ -576,11 +678,24 @@ pub async fn run_with(
             clean,
             merge,
         };
-        return serve(&args.db, options, settings, (network.clone(), service), out).await;
+        return serve(
+            &args.db,
+            options,
+            settings,
+            network.clone(),
+            hooks,
+            args.cluster.as_deref(),
+            out,
+        )
+        .await;
     }
-    let engine = Engine::open_with(&args.db, args.database_options()?)
+    let options = args.database_options()?;
+    let engine = Engine::open_with(&args.db, options.clone())
         .await
         .map_err(|e| e.to_string())?;
+    let engine = hooks
+        .on_cluster(engine, args.cluster.as_deref(), &options)
+        .await?;
     let mut statements: Vec<String> = Vec::new();
     for command in &args.commands {
         statements.extend(split_statements(command).map_err(|e| e.to_string())?);

@@ -167,7 +167,12 @@ impl Database {
     /// [`Database::open`] with options.
     pub async fn open_with(root: &str, options: DatabaseOptions) -> Result<Self> {
         let (store, shown) = open_root(root, &options.storage_options)?;
-        Self::open_store(store, &shown, options).await
+        let storage_options = options.storage_options.clone();
+        let db = Self::open_store(store, &shown, options).await?;
+        if !root.trim_start().starts_with("memory:") {
+            crate::bindings::record(db.object_store_url().as_str(), root, &storage_options);
+        }
+        Ok(db)
     }
 
     /// A database that lives in memory only (for tests and scratch work).

@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bindings;
 mod catalog;
 mod clock;
 mod database;

@@ -83,7 +83,12 @@ impl Exporter {
             "external_table",
             Arc::new(ExternalTableFunction::new(self.db.clone())),
         );
-        crate::export::planner::with_export_planner(ctx)
+        let ctx = crate::export::planner::with_export_planner(ctx);
+        // A run's writers go where the engine's exports go (e.g. a cluster).
+        match crate::export::runner::export_runner(self.ctx.state().config()) {
+            Some(runner) => crate::export::runner::with_export_runner_in(ctx, runner),
+            None => ctx,
+        }
     }
 }
 

@@ -85,6 +85,17 @@ impl Engine {
         }
     }
 
+    /// This engine, with `runner` running its exports' writers (`.export`, `.export
+    /// to table` and continuous-export runs) instead of this process, e.g. on a
+    /// Ballista cluster. Queries and commits stay here.
+    pub fn with_export_runner(
+        mut self,
+        runner: Arc<dyn crate::export::runner::ExportRunner>,
+    ) -> Self {
+        self.ctx = crate::export::runner::with_export_runner_in(self.ctx, runner);
+        self
+    }
+
     /// Totals of what this engine's exports have written so far (for progress bars).
     pub fn progress(&self) -> Arc<ExportProgress> {
         Arc::clone(&self.progress)

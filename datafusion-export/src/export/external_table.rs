@@ -477,6 +477,11 @@ fn storage_read_back(
             None => Arc::clone(&target.store),
         };
         session.runtime_env().register_object_store(&base, store);
+        datafusion_export_tables::bindings::record(
+            base.as_str(),
+            url.expose(),
+            &StorageOptions::of(session.config()),
+        );
         // DataFusion caches listings by (table, path); each URL gets its own key, and
         // the entry is dropped so every read sees the artifacts exported since.
         let table_ref =

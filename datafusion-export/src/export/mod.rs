@@ -10,6 +10,7 @@ pub mod partition;
 pub mod path_format;
 pub mod planner;
 pub mod progress;
+pub mod runner;
 pub mod sink_exec;
 pub mod target;
 pub mod to_table;

@@ -60,7 +60,7 @@ pub fn is_export_property(name: &str) -> bool {
 ///
 /// For text formats it is applied to the whole stream (`.gz`, `.zst`); for
 /// Parquet it is the column-chunk codec inside the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Compression {
     /// No compression.
     None,
@@ -111,7 +111,7 @@ impl std::fmt::Display for Compression {
 }
 
 /// `includeHeaders`: which CSV/TSV artifacts start with a header line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub enum IncludeHeaders {
     /// No header lines (default).
     #[default]
@@ -135,7 +135,7 @@ impl IncludeHeaders {
 }
 
 /// `encoding` of text artifacts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub enum Encoding {
     /// UTF-8 without a byte order mark (default).
     #[default]
@@ -145,7 +145,7 @@ pub enum Encoding {
 }
 
 /// `distribution`: how many writers work in parallel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Distribution {
     /// One writer.
     Single,
@@ -173,7 +173,7 @@ impl std::fmt::Display for Distribution {
 }
 
 /// Validated export properties.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExportOptions {
     /// Bytes (before compression) after which an artifact is closed and a
     /// new one started. Default 100 MiB; 1 MiB ..= 4 GiB.

@@ -75,7 +75,7 @@ fn push_literal(out: &mut String, c: char) {
 }
 
 /// A compiled path layout for partitioned artifacts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum PathLayout {
     /// `Name=value/` per partition.
     Hive(Vec<String>),
@@ -84,7 +84,7 @@ pub enum PathLayout {
 }
 
 /// One compiled piece of a `pathformat`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum CompiledPart {
     /// Fixed text.
     Literal(String),

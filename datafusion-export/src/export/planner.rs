@@ -152,12 +152,16 @@ pub async fn plan_export(
 }
 
 /// Runs an export plan of `spec` to completion and returns the artifacts it wrote. If
-/// it fails, the artifacts it had finished are deleted.
+/// it fails, the artifacts it had finished are deleted. A session with an
+/// [`ExportRunner`](crate::export::runner::ExportRunner) runs it there instead.
 pub async fn run_export(
     plan: Arc<dyn ExecutionPlan>,
     spec: &ExportSpec,
     task: Arc<TaskContext>,
 ) -> Result<Vec<Artifact>> {
+    if let Some(runner) = crate::export::runner::export_runner(task.session_config()) {
+        return runner.run(plan, spec, task).await;
+    }
     match collect(plan, task).await {
         Ok(batches) => Artifact::from_batches(&batches),
         Err(e) => {

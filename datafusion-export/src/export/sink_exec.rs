@@ -58,6 +58,12 @@ pub struct ExportSpec {
     pub attempt: Uuid,
     /// The artifacts finished so far, for [`ExportSpec::delete_written`].
     pub written: Arc<Mutex<Vec<(usize, Path)>>>,
+    /// Whether the writers run in processes of their own (a cluster's executors),
+    /// each executing a copy of the plan that numbers its partitions from 0. Writers
+    /// then name artifacts by a random writer number, and `includeHeaders=firstFile`
+    /// writes no header: with no memory shared between writers, the runner adds the
+    /// one header after they finish.
+    pub distributed: bool,
 }
 
 impl ExportSpec {
@@ -164,6 +170,16 @@ impl fmt::Debug for ExportExec {
 }
 
 impl ExportExec {
+    /// What this export writes, and where.
+    pub fn spec(&self) -> &Arc<ExportSpec> {
+        &self.spec
+    }
+
+    /// The query whose partitions are written.
+    pub fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.input
+    }
+
     /// Writes `input`'s partitions as artifacts described by `spec`.
     pub fn new(input: Arc<dyn ExecutionPlan>, spec: Arc<ExportSpec>) -> Self {
         let partitions = input.properties().partitioning.partition_count();
@@ -258,7 +274,13 @@ impl ExecutionPlan for ExportExec {
     ) -> DfResult<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
         let writer = PartitionWriter {
-            index: partition,
+            // Every task of a cluster executes partition 0 of its own copy of the
+            // plan: a random number keeps their artifact names apart.
+            index: if self.spec.distributed {
+                (Uuid::new_v4().as_u64_pair().0 >> 16) as usize
+            } else {
+                partition
+            },
             spec: Arc::clone(&self.spec),
             header_written: Arc::clone(&self.header_written),
             open: HashMap::new(),
@@ -402,7 +424,9 @@ impl PartitionWriter {
             && match options.include_headers {
                 IncludeHeaders::None => false,
                 IncludeHeaders::All => true,
-                IncludeHeaders::FirstFile => !self.header_written.swap(true, Ordering::SeqCst),
+                IncludeHeaders::FirstFile => {
+                    !spec.distributed && !self.header_written.swap(true, Ordering::SeqCst)
+                }
             };
         let settings = WriterSettings {
             format: spec.format,

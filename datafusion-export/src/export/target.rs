@@ -18,6 +18,18 @@ pub struct StorageTarget {
     pub store: Arc<dyn ObjectStore>,
     /// The URL as users may see it (secrets removed, no trailing `/`).
     pub display: String,
+    /// What the target was resolved from, so that another process (a cluster's
+    /// executor) can open it again; `None` for a store handed in directly.
+    pub source: Option<TargetSource>,
+}
+
+/// The URL and options a [`StorageTarget`] was resolved from.
+#[derive(Debug, Clone)]
+pub struct TargetSource {
+    /// The URL as given, with its secrets.
+    pub url: SecretString,
+    /// The object-store options it was resolved with.
+    pub storage_options: Vec<(String, String)>,
 }
 
 impl StorageTarget {
@@ -74,6 +86,7 @@ pub fn resolve_target(
                 return Ok(StorageTarget {
                     store,
                     display: shown.trim_end_matches('/').to_string(),
+                    source: Some(source(url, storage_options)),
                 });
             }
         }
@@ -113,7 +126,18 @@ pub fn resolve_target(
         ExportError::Invalid(format!("export URL '{shown}': {message}"))
     })?;
     let display = scrub_secrets(&root).trim_end_matches('/').to_string();
-    Ok(StorageTarget { store, display })
+    Ok(StorageTarget {
+        store,
+        display,
+        source: Some(source(url, storage_options)),
+    })
+}
+
+fn source(url: &SecretString, storage_options: &[(String, String)]) -> TargetSource {
+    TargetSource {
+        url: url.clone(),
+        storage_options: storage_options.to_vec(),
+    }
 }
 
 #[cfg(test)]

@@ -126,6 +126,10 @@ pub async fn export_to_table(
             let storage = StorageTarget {
                 store: target.object_store(&handle),
                 display: url.redacted().trim_end_matches('/').to_string(),
+                source: Some(crate::export::target::TargetSource {
+                    url: url.clone(),
+                    storage_options: StorageOptions::of(task.session_config()),
+                }),
             };
             // The table's partitioning (declared, or found in an existing table):
             // files go under `Column=value/` and hold the other columns only.
@@ -159,6 +163,7 @@ pub async fn export_to_table(
                 progress,
                 attempt,
                 written: Arc::default(),
+                distributed: false,
             });
             let plan = plan_export(frame, Arc::clone(&spec), distribution).await?;
             let artifacts = run_export(plan, &spec, task).await?;
@@ -226,6 +231,7 @@ pub fn storage_table_spec(
         progress,
         attempt,
         written: Arc::default(),
+        distributed: false,
     });
     Ok((spec, distribution))
 }

@@ -136,6 +136,7 @@ fn storage_url_spec(
         progress: engine.progress(),
         attempt: Uuid::new_v4(),
         written: Arc::default(),
+        distributed: false,
     });
     Ok((spec, distribution))
 }
