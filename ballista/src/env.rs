@@ -7,9 +7,10 @@ use std::sync::Arc;
 use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::{ConfigProducer, RuntimeProducer};
-use datafusion::common::config::ConfigExtension;
+use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionConfig;
 use datafusion_export::export::partition::PartitionHashUdf;
@@ -18,18 +19,56 @@ use serde::{Deserialize, Serialize};
 
 use crate::wire::{public_location, public_options};
 
-datafusion::common::extensions_options! {
-    /// Job settings of ours (`dfexport.*`). Schedulers and executors must know them,
-    /// or Ballista drops them on the way to tasks.
-    pub struct ClusterOptions {
-        /// JSON list of [`StoreBindingWire`]: which location each
-        /// session-private store URL of the plan (`dfexport://db-…`) stands for.
-        pub store_bindings: String, default = String::new()
-    }
+/// Job settings of ours (`dfexport.*`). Schedulers and executors must know them,
+/// or Ballista drops them on the way to tasks.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// JSON list of [`StoreBindingWire`]: which location each session-private
+    /// store URL of the plan (`dfexport://db-…`) stands for.
+    pub store_bindings: String,
 }
+
+const STORE_BINDINGS: &str = "store_bindings";
 
 impl ConfigExtension for ClusterOptions {
     const PREFIX: &'static str = "dfexport";
+}
+
+// By hand rather than with `extensions_options!`: Ballista sends a job's settings
+// as `ConfigOptions::entries()`, which takes extensions' keys as they give them, so
+// they must carry the prefix themselves (as Ballista's own `ballista.*` do).
+impl ExtensionOptions for ClusterOptions {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn cloned(&self) -> Box<dyn ExtensionOptions> {
+        Box::new(self.clone())
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> datafusion::error::Result<()> {
+        match key.strip_prefix("dfexport.").unwrap_or(key) {
+            STORE_BINDINGS => {
+                self.store_bindings = value.to_string();
+                Ok(())
+            }
+            other => Err(DataFusionError::Configuration(format!(
+                "unknown setting dfexport.{other}"
+            ))),
+        }
+    }
+
+    fn entries(&self) -> Vec<ConfigEntry> {
+        vec![ConfigEntry {
+            key: format!("{}.{STORE_BINDINGS}", Self::PREFIX),
+            value: Some(self.store_bindings.clone()),
+            description: "where the session-private store URLs of a job's plan point (JSON)",
+        }]
+    }
 }
 
 /// One session-private store URL and where it points, as it travels (no secrets).
@@ -117,4 +156,22 @@ pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| format!("expected KEY=VALUE, got '{text}'"))
+}
+
+/// The scheduler's session for a job: Ballista's, with a runtime that knows the
+/// job's store bindings (decoding a file scan looks its store up) and our
+/// functions.
+pub fn session_builder(local_options: Vec<(String, String)>) -> ballista_scheduler::SessionBuilder {
+    let work_dir = std::env::temp_dir().display().to_string();
+    let runtime = runtime_producer(work_dir, local_options);
+    Arc::new(move |config: SessionConfig| {
+        let runtime = runtime(&config)?;
+        let state = ballista_core::utils::default_session_builder(config)?;
+        let mut functions: Vec<Arc<ScalarUDF>> = state.scalar_functions().values().cloned().collect();
+        functions.extend(scalar_functions());
+        Ok(SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(runtime)
+            .with_scalar_functions(functions)
+            .build())
+    })
 }

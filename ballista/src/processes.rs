@@ -11,7 +11,9 @@ use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 
 use crate::codec::DfxPhysicalCodec;
-use crate::env::{config_producer, function_registry, parse_key_value, runtime_producer};
+use crate::env::{
+    config_producer, function_registry, parse_key_value, runtime_producer, session_builder,
+};
 use crate::error::{ClusterError, Result};
 
 /// `dfexport-scheduler`: a Ballista scheduler that knows datafusion-export's plans.
@@ -96,6 +98,7 @@ pub async fn run_scheduler(args: SchedulerArgs) -> Result<()> {
         executor_timeout_seconds: args.executor_timeout_seconds,
         no_executors_grace_period_seconds: args.executor_timeout_seconds,
         override_config_producer: Some(config_producer()),
+        override_session_builder: Some(session_builder(args.storage_options.clone())),
         override_physical_codec: Some(Arc::new(DfxPhysicalCodec::new(args.storage_options))),
         ..Default::default()
     };
