@@ -134,3 +134,168 @@ impl PhysicalExtensionCodec for DfxPhysicalCodec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_plan::displayable;
+    use datafusion::physical_plan::empty::EmptyExec;
+    use datafusion::prelude::SessionContext;
+    use datafusion_export::command::{DataFormat, PartitionDef, PartitionExpr, SecretString};
+    use datafusion_export::command::KustoType;
+    use datafusion_export::export::options::{Distribution, ExportOptions, IncludeHeaders};
+    use datafusion_export::export::partition::Partitioner;
+    use datafusion_export::export::path_format::PathLayout;
+    use datafusion_export::export::sink_exec::ExportSpec;
+    use datafusion_export::export::target::resolve_target;
+    use datafusion_export_tables::ScanScope;
+    use datafusion_export_udfs::CursorRange;
+    use datafusion_proto::physical_plan::AsExecutionPlan;
+    use datafusion_proto::protobuf::PhysicalPlanNode;
+
+    fn round_trip(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        let codec = DfxPhysicalCodec::default();
+        let proto = PhysicalPlanNode::try_from_physical_plan(Arc::clone(&plan), &codec).unwrap();
+        let ctx = SessionContext::new();
+        proto.try_into_physical_plan(&ctx.task_ctx(), &codec).unwrap()
+    }
+
+    fn shown(plan: &Arc<dyn ExecutionPlan>) -> String {
+        displayable(plan.as_ref()).indent(true).to_string()
+    }
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("region", DataType::Utf8, true),
+        ]))
+    }
+
+    #[test]
+    fn export_exec_round_trips_with_partitions_and_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = SecretString::new(dir.path().display().to_string(), false);
+        let target = resolve_target(&url, None, &[("aws_region".into(), "x".into())]).unwrap();
+        let mut options = ExportOptions::defaults(Some(DataFormat::Csv), true, Distribution::PerShard);
+        options.include_headers = IncludeHeaders::FirstFile;
+        options.name_prefix = Some("part".into());
+        options.size_limit = 2 << 20;
+        let defs = vec![PartitionDef {
+            name: "Region".into(),
+            kusto_type: KustoType::String,
+            expr: PartitionExpr::Column("region".into()),
+        }];
+        let spec = ExportSpec {
+            targets: vec![target],
+            format: DataFormat::Csv,
+            options,
+            partitioning: Some((
+                Partitioner::try_new(&defs, &schema()).unwrap(),
+                PathLayout::try_new(&["Region".into()], &[]).unwrap(),
+            )),
+            data_columns: Some(vec![0]),
+            max_open_writers: 7,
+            progress: Arc::default(),
+            attempt: uuid::Uuid::new_v4(),
+            written: Arc::default(),
+            distributed: false,
+        };
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(ExportExec::new(
+            Arc::new(EmptyExec::new(schema())),
+            Arc::new(spec.clone()),
+        ));
+        let back = round_trip(Arc::clone(&plan));
+        assert_eq!(shown(&back), shown(&plan));
+        let decoded = back.downcast_ref::<ExportExec>().unwrap().spec();
+        assert_eq!(decoded.options, spec.options);
+        assert_eq!(decoded.attempt, spec.attempt);
+        assert_eq!(decoded.data_columns, spec.data_columns);
+        assert_eq!(decoded.max_open_writers, 7);
+        assert_eq!(decoded.partitioning.as_ref().unwrap().1, spec.partitioning.as_ref().unwrap().1);
+        assert_eq!(decoded.partitioning.as_ref().unwrap().0.defs(), defs.as_slice());
+        // Decoded in another process: its writers cannot share a header flag.
+        assert!(decoded.distributed);
+        assert_eq!(
+            decoded.targets[0].source.as_ref().unwrap().storage_options,
+            vec![("aws_region".to_string(), "x".to_string())]
+        );
+    }
+
+    #[test]
+    fn extent_scan_exec_round_trips_with_its_scope() {
+        let scope = ScanScope {
+            table: "T".into(),
+            range: CursorRange {
+                after: "5".parse().unwrap(),
+                at_or_before: Some("9".parse().unwrap()),
+            },
+            extents_scanned: 4,
+            extents_total: 1000,
+            bytes_scanned: 12345,
+        };
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(ExtentScanExec::new(
+            Arc::new(EmptyExec::new(schema())),
+            scope,
+        ));
+        let back = round_trip(Arc::clone(&plan));
+        assert_eq!(shown(&back), shown(&plan));
+        assert!(shown(&back).contains("4 of 1000"), "{}", shown(&back));
+        let unbounded = ScanScope {
+            table: "T".into(),
+            range: CursorRange::default(),
+            extents_scanned: 0,
+            extents_total: 0,
+            bytes_scanned: 0,
+        };
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(ExtentScanExec::new(
+            Arc::new(EmptyExec::new(schema())),
+            unbounded,
+        ));
+        assert_eq!(shown(&round_trip(Arc::clone(&plan))), shown(&plan));
+    }
+
+    #[test]
+    fn other_nodes_are_ballistas_byte_for_byte() {
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(EmptyExec::new(schema()));
+        let ours = PhysicalPlanNode::try_from_physical_plan(Arc::clone(&plan), &DfxPhysicalCodec::default()).unwrap();
+        let theirs = PhysicalPlanNode::try_from_physical_plan(plan, &BallistaPhysicalExtensionCodec::default()).unwrap();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn an_in_memory_target_is_refused_with_the_reason() {
+        let url = SecretString::new("memory://", false);
+        let target = resolve_target(&url, None, &[]).unwrap();
+        let spec = ExportSpec {
+            targets: vec![target],
+            format: DataFormat::Parquet,
+            options: ExportOptions::defaults(Some(DataFormat::Parquet), false, Distribution::PerShard),
+            partitioning: None,
+            data_columns: None,
+            max_open_writers: 1,
+            progress: Arc::default(),
+            attempt: uuid::Uuid::new_v4(),
+            written: Arc::default(),
+            distributed: false,
+        };
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(ExportExec::new(
+            Arc::new(EmptyExec::new(schema())),
+            Arc::new(spec),
+        ));
+        let e = PhysicalPlanNode::try_from_physical_plan(plan, &DfxPhysicalCodec::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("in memory"), "{e}");
+    }
+
+    #[test]
+    fn our_functions_travel_by_name() {
+        let codec = DfxPhysicalCodec::default();
+        for udf in crate::env::scalar_functions() {
+            let mut buf = Vec::new();
+            codec.try_encode_udf(&udf, &mut buf).unwrap();
+            assert_eq!(codec.try_decode_udf(udf.name(), &buf).unwrap().name(), udf.name());
+        }
+    }
+}

@@ -1,0 +1,656 @@
+//! Exports on a real local Ballista cluster: one `dfexport-scheduler` and two
+//! `dfexport-executor` processes on 127.0.0.1, driven through the `dfexport-cluster`
+//! command line (and the Rust API), with artifacts read back by pyarrow.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion_export::Engine;
+use datafusion_export_ballista::BallistaRunner;
+use datafusion_export_integration_tests::python;
+use datafusion_export_integration_tests::servers::s3_or_skip;
+use rand::{Rng, SeedableRng};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// A cluster process; killed when dropped.
+struct Process {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn spawn(name: &str, program: &str, args: &[String], env: &[(String, String)], log: PathBuf) -> Self {
+        let file = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        #[cfg(target_os = "linux")]
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            // SIGKILL when the test thread that started it ends, however it ends.
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        Self {
+            name: name.to_string(),
+            child,
+            log,
+        }
+    }
+
+    fn output(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let start = text.len().saturating_sub(6000);
+        let start = (start..text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        format!("--- {} ---\n{}", self.name, &text[start..])
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        self.child.try_wait().ok().flatten().map(|s| s.to_string())
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One scheduler and its executors.
+struct Cluster {
+    scheduler_port: u16,
+    scheduler: Process,
+    executors: Vec<Process>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts a scheduler and `executors` executors (one task slot each) and waits
+    /// until the scheduler reports them all.
+    fn start(executors: usize, env: &[(String, String)], fast_failover: bool) -> Self {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start(executors, env, fast_failover) {
+                Ok(cluster) => return cluster,
+                Err(e) => failures.push(e),
+            }
+        }
+        panic!("the cluster would not start:\n{}", failures.join("\n"));
+    }
+
+    fn try_start(executors: usize, env: &[(String, String)], fast_failover: bool) -> Result<Self, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut args = vec![
+            "--bind-port".to_string(),
+            port.to_string(),
+            "--external-host".into(),
+            "127.0.0.1".into(),
+            "--min-ready-executors".into(),
+            executors.to_string(),
+        ];
+        if fast_failover {
+            args.extend(["--executor-timeout-seconds".into(), "6".into()]);
+        }
+        let scheduler = Process::spawn(
+            "scheduler",
+            env!("CARGO_BIN_EXE_dfexport-scheduler"),
+            &args,
+            env,
+            dir.path().join("scheduler.log"),
+        );
+        let mut cluster = Self {
+            scheduler_port: port,
+            scheduler,
+            executors: Vec::new(),
+            _dir: dir,
+        };
+        cluster.wait(|| TcpStream::connect(("127.0.0.1", port)).is_ok(), "the scheduler to listen")?;
+        for i in 0..executors {
+            let work = cluster._dir.path().join(format!("executor-{i}"));
+            let mut args = vec![
+                "--scheduler-host".to_string(),
+                "127.0.0.1".into(),
+                "--scheduler-port".into(),
+                port.to_string(),
+                "--bind-host".into(),
+                "127.0.0.1".into(),
+                "--external-host".into(),
+                "127.0.0.1".into(),
+                "--bind-port".into(),
+                free_port().to_string(),
+                "--bind-grpc-port".into(),
+                free_port().to_string(),
+                "--concurrent-tasks".into(),
+                "1".into(),
+                "--work-dir".into(),
+                work.display().to_string(),
+            ];
+            if fast_failover {
+                args.extend(["--heartbeat-interval-seconds".into(), "1".into()]);
+            }
+            let log = cluster._dir.path().join(format!("executor-{i}.log"));
+            cluster.executors.push(Process::spawn(
+                &format!("executor {i}"),
+                env!("CARGO_BIN_EXE_dfexport-executor"),
+                &args,
+                env,
+                log,
+            ));
+        }
+        let ready_port = port;
+        cluster.wait(
+            || http_status(ready_port, "/readyz") == Some(200),
+            "every executor to register",
+        )?;
+        Ok(cluster)
+    }
+
+    fn wait(&mut self, ready: impl Fn() -> bool, what: &str) -> Result<(), String> {
+        let started = Instant::now();
+        while !ready() {
+            let exited: Vec<String> = std::iter::once(&mut self.scheduler)
+                .chain(self.executors.iter_mut())
+                .filter_map(|p| p.exited().map(|s| format!("{} exited ({s})", p.name)))
+                .collect();
+            if !exited.is_empty() || started.elapsed() > Duration::from_secs(60) {
+                return Err(format!(
+                    "waiting for {what}: {}\n{}",
+                    if exited.is_empty() { "timed out".to_string() } else { exited.join(", ") },
+                    self.output()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    fn url(&self) -> String {
+        format!("df://127.0.0.1:{}", self.scheduler_port)
+    }
+
+    fn output(&self) -> String {
+        std::iter::once(&self.scheduler)
+            .chain(self.executors.iter())
+            .map(Process::output)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Which executors ran at least one task.
+    fn executors_with_tasks(&self) -> usize {
+        self.executors
+            .iter()
+            .filter(|e| {
+                std::fs::read_to_string(&e.log)
+                    .unwrap_or_default()
+                    .contains("Finished task")
+            })
+            .count()
+    }
+}
+
+/// How many tasks the executor logging to `log` has started.
+fn task_starts(log: &Path) -> usize {
+    std::fs::read_to_string(log).unwrap_or_default().matches("Execute task").count()
+}
+
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::Read;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs `dfexport-cluster` with `args`; its standard output, or the error with the
+/// cluster's logs.
+fn dfexport(args: &[&str], env: &[(String, String)], cluster: Option<&Cluster>) -> Result<String, String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_dfexport-cluster"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env_remove("DFEXPORT_CLUSTER")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dfexport-cluster runs");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            cluster.map(Cluster::output).unwrap_or_default()
+        ))
+    }
+}
+
+/// The `Path` of every row of `--format json` output.
+fn paths(json_lines: &str) -> Vec<String> {
+    json_lines
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let row: serde_json::Value = serde_json::from_str(l).unwrap();
+            row["Path"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// What pyarrow reads from `files` (local paths): the sorted rows as JSON, and how
+/// many files start with the header line.
+fn read_back(files: &[String], format: &str, columns: &[&str]) -> (Vec<String>, usize) {
+    let script = format!(
+        r#"
+import gzip, json, io
+import pyarrow as pa, pyarrow.csv as pc, pyarrow.json as pj, pyarrow.parquet as pq
+files = {files}
+fmt = {format:?}
+cols = {columns}
+rows, headers = [], 0
+for f in files:
+    if fmt == "parquet":
+        t = pq.read_table(f)
+    else:
+        raw = open(f, "rb").read()
+        if f.endswith(".gz"):
+            raw = gzip.decompress(raw)
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if fmt == "json":
+            t = pj.read_json(io.BytesIO(raw)) if raw else pa.table({{c: [] for c in cols}})
+        else:
+            delim = "\t" if fmt == "tsv" else ","
+            first = raw.split(b"\n", 1)[0].decode()
+            has_header = first == delim.join(cols)
+            headers += has_header
+            t = pc.read_csv(io.BytesIO(raw), read_options=pc.ReadOptions(column_names=None if has_header else cols),
+                            parse_options=pc.ParseOptions(delimiter=delim),
+                            convert_options=pc.ConvertOptions(column_types={{c: pa.string() for c in cols}}))
+    for r in t.select(cols).to_pylist():
+        rows.append(json.dumps({{k: str(v) for k, v in r.items()}}, sort_keys=True))
+print(json.dumps({{"rows": sorted(rows), "headers": headers}}))
+"#,
+        files = serde_json::to_string(files).unwrap(),
+        columns = serde_json::to_string(columns).unwrap(),
+    );
+    let out: serde_json::Value = serde_json::from_str(python(&script).trim()).unwrap();
+    let rows = out["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    (rows, out["headers"].as_u64().unwrap() as usize)
+}
+
+fn aws_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+/// A database with table `T` (6 extents, 60,000 rows of about 100 bytes).
+fn six_extents(db: &str, env: &[(String, String)]) {
+    let mut args = vec!["--db", db, "-c", ".create table T (id:long, region:string, s:string)"];
+    let inserts: Vec<String> = (0..6)
+        .map(|i| {
+            format!(
+                "INSERT INTO T SELECT value, concat('r', CAST(value % 3 AS VARCHAR)), repeat('x', 100) FROM range({}, {})",
+                i * 10_000,
+                (i + 1) * 10_000
+            )
+        })
+        .collect();
+    for insert in &inserts {
+        args.extend(["-c", insert.as_str()]);
+    }
+    dfexport(&args, env, None).unwrap();
+}
+
+#[test]
+fn every_export_property_holds_on_a_cluster() {
+    let env = aws_env();
+    let cluster = Cluster::start(2, &env, false);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db").display().to_string();
+    six_extents(&db, &env);
+    let columns = ["id", "region", "s"];
+    let (all_rows, _) = {
+        let local = dir.path().join("all").display().to_string();
+        let out = dfexport(
+            &["--db", &db, "--format", "json", "-c", &format!(".export to parquet ('{local}') <| T")],
+            &env,
+            None,
+        )
+        .unwrap();
+        read_back(&paths(&out), "parquet", &columns)
+    };
+    assert_eq!(all_rows.len(), 60_000);
+
+    let cases: Vec<(&str, &str, &str)> = vec![
+        // (format, `compressed` or "", properties)
+        ("csv", "", "includeHeaders=firstFile, distribution=per_shard"),
+        ("csv", "compressed", "includeHeaders=firstFile, sizeLimit=1048576, encoding=UTF8BOM"),
+        ("tsv", "", "includeHeaders=all, namePrefix=part, sizeLimit=1048576"),
+        ("json", "compressed", "distribution=per_node"),
+        ("parquet", "", "distribution=single, sizeLimit=1048576"),
+        ("parquet", "compressed", "distribution=per_shard, parquetRowGroupSize=5000"),
+        ("csv", "", "distribution=single, includeHeaders=firstFile"),
+    ];
+    for (n, (format, compressed, properties)) in cases.iter().enumerate() {
+        let command = |to: &str| {
+            format!(".export {compressed} to {format} ('{to}') with ({properties}) <| T")
+        };
+        let on_cluster = dir.path().join(format!("cluster-{n}")).display().to_string();
+        let here = dir.path().join(format!("local-{n}")).display().to_string();
+        let cluster_out = dfexport(
+            &["--db", &db, "--cluster", &cluster.url(), "--format", "json", "-c", &command(&on_cluster)],
+            &env,
+            Some(&cluster),
+        )
+        .unwrap_or_else(|e| panic!("case {n} ({format} {properties}): {e}"));
+        let local_out = dfexport(&["--db", &db, "--format", "json", "-c", &command(&here)], &env, None).unwrap();
+        let (cluster_files, local_files) = (paths(&cluster_out), paths(&local_out));
+        let listed: BTreeSet<String> = std::fs::read_dir(&on_cluster)
+            .unwrap()
+            .map(|e| e.unwrap().path().display().to_string())
+            .collect();
+        assert_eq!(
+            listed,
+            cluster_files.iter().cloned().collect::<BTreeSet<_>>(),
+            "case {n}: the folder holds exactly the reported artifacts"
+        );
+        let (cluster_rows, cluster_headers) = read_back(&cluster_files, format, &columns);
+        let (local_rows, local_headers) = read_back(&local_files, format, &columns);
+        assert_eq!(cluster_rows.len(), 60_000, "case {n} ({format} {properties})");
+        assert!(cluster_rows == all_rows, "case {n} ({format} {properties}): rows differ from the table's");
+        assert!(local_rows == all_rows, "case {n}: local rows");
+        if properties.contains("firstFile") {
+            assert_eq!((cluster_headers, local_headers), (1, 1), "case {n}: one header per export");
+        }
+        if properties.contains("includeHeaders=all") {
+            assert_eq!(cluster_headers, cluster_files.len(), "case {n}: a header per file");
+        }
+        if properties.contains("namePrefix=part") {
+            assert!(cluster_files.iter().all(|f| Path::new(f).file_name().unwrap().to_string_lossy().starts_with("part_")));
+        }
+        if properties.contains("single") && !properties.contains("sizeLimit") {
+            assert_eq!(cluster_files.len(), 1, "case {n}: single writes one artifact");
+        }
+        if properties.contains("sizeLimit") {
+            assert!(cluster_files.len() > 2, "case {n}: sizeLimit rolls artifacts: {cluster_files:?}");
+        }
+        if *compressed == "compressed" && *format != "parquet" {
+            assert!(cluster_files.iter().all(|f| f.ends_with(".gz")), "case {n}: {cluster_files:?}");
+        }
+    }
+    assert_eq!(cluster.executors_with_tasks(), 2, "both executors wrote:\n{}", cluster.output());
+
+    // `.export to table`: a partitioned storage table with a path format, and Delta.
+    let parts = dir.path().join("parts").display().to_string();
+    let delta = dir.path().join("delta").display().to_string();
+    dfexport(
+        &[
+            "--db", &db,
+            "-c", &format!(".create external table P (id:long, region:string, s:string) kind=storage partition by (Region:string = region) pathformat = ('region=' Region) dataformat=csv ('{parts}')"),
+            "-c", &format!(".create external table D (id:long, region:string, s:string) kind=delta ('{delta}')"),
+        ],
+        &env,
+        None,
+    )
+    .unwrap();
+    for table in ["P", "D"] {
+        let out = dfexport(
+            &["--db", &db, "--cluster", &cluster.url(), "--format", "json", "-c", &format!(".export to table {table} <| T")],
+            &env,
+            Some(&cluster),
+        )
+        .unwrap_or_else(|e| panic!(".export to table {table}: {e}"));
+        assert!(!paths(&out).is_empty(), "{table}: {out}");
+        // Read back through the table: the Delta log, or the partition folders.
+        let back = dfexport(
+            &["--db", &db, "--format", "json", "-c", &format!("SELECT count(*) AS n, count(DISTINCT id) AS d, min(id) AS lo, max(id) AS hi FROM external_table('{table}')")],
+            &env,
+            None,
+        )
+        .unwrap();
+        let row: serde_json::Value = serde_json::from_str(back.trim()).unwrap();
+        assert_eq!(
+            (row["n"].as_i64(), row["d"].as_i64(), row["lo"].as_i64(), row["hi"].as_i64()),
+            (Some(60_000), Some(60_000), Some(0), Some(59_999)),
+            "{table}: {back}"
+        );
+    }
+    for region in ["r0", "r1", "r2"] {
+        assert!(Path::new(&parts).join(format!("region={region}")).is_dir());
+    }
+    let delta_rows = python(&format!(
+        "import deltalake\nprint(deltalake.DeltaTable({delta:?}).to_pyarrow_table().num_rows)"
+    ));
+    assert_eq!(delta_rows.trim(), "60000");
+}
+
+#[test]
+fn what_cannot_run_on_a_cluster_says_so() {
+    let env = aws_env();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db").display().to_string();
+    dfexport(&["--db", &db, "-c", ".create table T (id:long)", "-c", "INSERT INTO T VALUES (1)"], &env, None).unwrap();
+    let port = free_port();
+    let e = dfexport(
+        &["--db", &db, "--cluster", &format!("df://127.0.0.1:{port}"), "-c", ".show tables"],
+        &env,
+        None,
+    )
+    .unwrap_err();
+    assert!(e.contains("cannot connect to the scheduler"), "{e}");
+    let e = dfexport(&["--db", &db, "--cluster", "df://nohostport", "-c", ".show tables"], &env, None).unwrap_err();
+    assert!(e.contains("df://HOST:PORT"), "{e}");
+    let cluster = Cluster::start(1, &env, false);
+    let e = dfexport(
+        &["--db", &db, "--cluster", &cluster.url(), "-c", ".export to csv ('memory://x') <| T"],
+        &env,
+        Some(&cluster),
+    )
+    .unwrap_err();
+    assert!(e.contains("in memory"), "{e}");
+    let e = dfexport(
+        &["--db", "memory://", "--cluster", &cluster.url(), "-c", ".create table M (id:long)", "-c", "INSERT INTO M VALUES (1)", "-c", &format!(".export to csv ('{}') <| M", dir.path().join("m").display())],
+        &env,
+        Some(&cluster),
+    )
+    .unwrap_err();
+    assert!(e.contains("in-memory database"), "{e}");
+    let e = dfexport(
+        &["--db", &db, "--cluster", &cluster.url(), "-c", &format!(".export to csv ('{}') <| SELECT * FROM range(10)", dir.path().join("r").display())],
+        &env,
+        Some(&cluster),
+    )
+    .unwrap_err();
+    assert!(e.contains("cannot split"), "{e}");
+    // Queries and commands other than exports still run here.
+    let out = dfexport(&["--db", &db, "--cluster", &cluster.url(), "--format", "json", "-c", "SELECT count(*) AS n FROM T"], &env, Some(&cluster)).unwrap();
+    assert!(out.contains("\"n\":1"), "{out}");
+}
+
+/// Ingestion goes on while continuous-export runs happen on the cluster; one
+/// executor is killed with SIGKILL during a run. Every id is exported exactly once,
+/// and the folder holds exactly the artifacts the runs reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exactly_once_when_an_executor_is_killed_mid_run() {
+    let env = aws_env();
+    let cluster = Cluster::start(2, &env, true);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db").display().to_string();
+    let out = dir.path().join("out").display().to_string();
+    let engine = Engine::open(&db).await.unwrap();
+    engine.execute_collect(".create table T (id:long, s:string)").await.unwrap();
+    engine
+        .execute_collect(&format!(".create external table X (id:long, s:string) kind=storage dataformat=parquet ('{out}')"))
+        .await
+        .unwrap();
+    engine
+        .execute_collect(".create-or-alter continuous-export E to table X with (intervalBetweenRuns=1s) <| T")
+        .await
+        .unwrap();
+    let runner = BallistaRunner::connect(&cluster.url(), Vec::new()).await.unwrap();
+    let on_cluster = Engine::open(&db).await.unwrap().with_export_runner(Arc::new(runner));
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    let mut next = 0i64;
+    let mut ingest = |engine: &Engine, rows: i64| {
+        let sql = format!(
+            "INSERT INTO T SELECT value, repeat('y', 50) FROM range({next}, {})",
+            next + rows
+        );
+        next += rows;
+        let engine = engine.clone();
+        async move { engine.execute_collect(&sql).await.unwrap() }
+    };
+    let mut outcomes = Vec::new();
+    for run in 0..6 {
+        // Ingestion continues while the run happens.
+        let during = ingest(&engine, 20_000);
+        if run == 2 {
+            // A bigger run, so that the kill finds a task writing.
+            ingest(&engine, 200_000).await;
+        }
+        let victim = &cluster.executors[0];
+        let victim_pid = victim.child.id() as libc::pid_t;
+        let victim_log = victim.log.clone();
+        let tasks_before = task_starts(&victim_log);
+        let delay = Duration::from_millis(rng.random_range(0..30));
+        let started = on_cluster.execute_collect(".run continuous-export E");
+        let killer = async {
+            if run == 2 {
+                // Once the victim has started a task of this run (a barrier on its
+                // log), and a seeded moment later: SIGKILL.
+                let waiting = Instant::now();
+                while task_starts(&victim_log) == tasks_before && waiting.elapsed() < Duration::from_secs(30) {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                tokio::time::sleep(delay).await;
+                unsafe { libc::kill(victim_pid, libc::SIGKILL) };
+                eprintln!("killed executor 0 after {:?}", waiting.elapsed());
+            }
+        };
+        let feeding = async {
+            for _ in 0..3 {
+                ingest(&engine, 5_000).await;
+            }
+        };
+        let began = Instant::now();
+        let (result, _, _, _) = tokio::join!(started, during, killer, feeding);
+        eprintln!("run {run}: {:?} in {:?}", result.as_ref().map(|_| ()).map_err(|e| e.to_string()), began.elapsed());
+        outcomes.push(result.map(|_| ()).map_err(|e| e.to_string()));
+    }
+    // The killed executor's run, or the one after it, may fail; the runs after that
+    // succeed on the surviving executor and catch up.
+    for _ in 0..10 {
+        match on_cluster.execute_collect(".run continuous-export E").await {
+            Ok(batches) => {
+                let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+                if text.contains("NoNewData") {
+                    break;
+                }
+            }
+            Err(e) => outcomes.push(Err(e.to_string())),
+        }
+    }
+    let artifacts = engine
+        .execute_collect(".show continuous-export E exported-artifacts")
+        .await
+        .unwrap();
+    let reported: BTreeSet<String> =
+        datafusion_export_integration_tests::string_column(&artifacts, "Path").into_iter().collect();
+    let listed: BTreeSet<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| !p.contains('#'))
+        .collect();
+    assert_eq!(listed, reported, "no orphans, nothing lost; outcomes {outcomes:?}");
+    let files: Vec<String> = reported.into_iter().collect();
+    let (rows, _) = read_back(&files, "parquet", &["id"]);
+    let ids: Vec<i64> = rows
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(r).unwrap()["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), ids.len(), "no id twice; outcomes {outcomes:?}");
+    assert_eq!(sorted, (0..next).collect::<Vec<_>>(), "every id once; outcomes {outcomes:?}");
+    assert!(
+        outcomes.iter().take(2).all(|o| o.is_ok()),
+        "runs before the kill succeed: {outcomes:?}\n{}",
+        cluster.output()
+    );
+}
+
+/// The database and the targets on S3 (moto): executors read extents and write
+/// artifacts there with their own credentials.
+#[test]
+fn exports_on_s3_through_the_cluster() {
+    let Some(s3) = s3_or_skip() else { return };
+    let env = s3.env();
+    let cluster = Cluster::start(2, &env, false);
+    let db = s3.unique_url("cluster-db");
+    six_extents(&db, &env);
+    let target = s3.unique_url("cluster-out");
+    let out = dfexport(
+        &["--db", &db, "--cluster", &cluster.url(), "--format", "json", "-c", &format!(".export compressed to csv ('{target}') with (includeHeaders=firstFile) <| T")],
+        &env,
+        Some(&cluster),
+    )
+    .unwrap();
+    let files = paths(&out);
+    assert!(files.len() >= 2, "{files:?}");
+    let script = format!(
+        r#"
+import gzip, pyarrow.fs as fs
+s3 = fs.S3FileSystem(access_key="testing", secret_key="testing", region="us-east-1", endpoint_override={endpoint:?}, scheme="http")
+rows, headers = 0, 0
+for p in {files}:
+    raw = gzip.decompress(s3.open_input_file(p[len("s3://"):]).readall())
+    lines = raw.decode().splitlines()
+    if lines and lines[0] == "id,region,s":
+        headers += 1
+        lines = lines[1:]
+    rows += len(lines)
+print(rows, headers)
+"#,
+        endpoint = s3.endpoint,
+        files = serde_json::to_string(&files).unwrap(),
+    );
+    assert_eq!(python(&script).trim(), "60000 1");
+    assert_eq!(cluster.executors_with_tasks(), 2);
+}
