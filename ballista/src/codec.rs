@@ -11,11 +11,11 @@
 use std::sync::Arc;
 
 use ballista_core::serde::BallistaPhysicalExtensionCodec;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::arrow::datatypes::SchemaRef;
 use datafusion_export::export::partition::PartitionHashUdf;
 use datafusion_export::export::sink_exec::ExportExec;
 use datafusion_export::query::kql::functions::KqlHashUdf;
@@ -78,7 +78,8 @@ impl PhysicalExtensionCodec for DfxPhysicalCodec {
                 let wire: ExportWire = serde_json::from_slice(json)
                     .map_err(|e| codec_error(format!("ExportExec: {e}")))?;
                 let schema: SchemaRef = input.schema();
-                let spec = wire.into_spec(&schema, ctx.runtime_env().as_ref(), &self.local_options)?;
+                let spec =
+                    wire.into_spec(&schema, ctx.runtime_env().as_ref(), &self.local_options)?;
                 Ok(Arc::new(ExportExec::new(Arc::clone(input), Arc::new(spec))))
             }
             Some((&EXTENT_SCAN, json)) => {
@@ -142,8 +143,8 @@ mod tests {
     use datafusion::physical_plan::displayable;
     use datafusion::physical_plan::empty::EmptyExec;
     use datafusion::prelude::SessionContext;
-    use datafusion_export::command::{DataFormat, PartitionDef, PartitionExpr, SecretString};
     use datafusion_export::command::KustoType;
+    use datafusion_export::command::{DataFormat, PartitionDef, PartitionExpr, SecretString};
     use datafusion_export::export::options::{Distribution, ExportOptions, IncludeHeaders};
     use datafusion_export::export::partition::Partitioner;
     use datafusion_export::export::path_format::PathLayout;
@@ -158,7 +159,9 @@ mod tests {
         let codec = DfxPhysicalCodec::default();
         let proto = PhysicalPlanNode::try_from_physical_plan(Arc::clone(&plan), &codec).unwrap();
         let ctx = SessionContext::new();
-        proto.try_into_physical_plan(&ctx.task_ctx(), &codec).unwrap()
+        proto
+            .try_into_physical_plan(&ctx.task_ctx(), &codec)
+            .unwrap()
     }
 
     fn shown(plan: &Arc<dyn ExecutionPlan>) -> String {
@@ -177,7 +180,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = SecretString::new(dir.path().display().to_string(), false);
         let target = resolve_target(&url, None, &[("aws_region".into(), "x".into())]).unwrap();
-        let mut options = ExportOptions::defaults(Some(DataFormat::Csv), true, Distribution::PerShard);
+        let mut options =
+            ExportOptions::defaults(Some(DataFormat::Csv), true, Distribution::PerShard);
         options.include_headers = IncludeHeaders::FirstFile;
         options.name_prefix = Some("part".into());
         options.size_limit = 2 << 20;
@@ -212,8 +216,14 @@ mod tests {
         assert_eq!(decoded.attempt, spec.attempt);
         assert_eq!(decoded.data_columns, spec.data_columns);
         assert_eq!(decoded.max_open_writers, 7);
-        assert_eq!(decoded.partitioning.as_ref().unwrap().1, spec.partitioning.as_ref().unwrap().1);
-        assert_eq!(decoded.partitioning.as_ref().unwrap().0.defs(), defs.as_slice());
+        assert_eq!(
+            decoded.partitioning.as_ref().unwrap().1,
+            spec.partitioning.as_ref().unwrap().1
+        );
+        assert_eq!(
+            decoded.partitioning.as_ref().unwrap().0.defs(),
+            defs.as_slice()
+        );
         // Decoded in another process: its writers cannot share a header flag.
         assert!(decoded.distributed);
         assert_eq!(
@@ -258,8 +268,16 @@ mod tests {
     #[test]
     fn other_nodes_are_ballistas_byte_for_byte() {
         let plan: Arc<dyn ExecutionPlan> = Arc::new(EmptyExec::new(schema()));
-        let ours = PhysicalPlanNode::try_from_physical_plan(Arc::clone(&plan), &DfxPhysicalCodec::default()).unwrap();
-        let theirs = PhysicalPlanNode::try_from_physical_plan(plan, &BallistaPhysicalExtensionCodec::default()).unwrap();
+        let ours = PhysicalPlanNode::try_from_physical_plan(
+            Arc::clone(&plan),
+            &DfxPhysicalCodec::default(),
+        )
+        .unwrap();
+        let theirs = PhysicalPlanNode::try_from_physical_plan(
+            plan,
+            &BallistaPhysicalExtensionCodec::default(),
+        )
+        .unwrap();
         assert_eq!(ours, theirs);
     }
 
@@ -270,7 +288,11 @@ mod tests {
         let spec = ExportSpec {
             targets: vec![target],
             format: DataFormat::Parquet,
-            options: ExportOptions::defaults(Some(DataFormat::Parquet), false, Distribution::PerShard),
+            options: ExportOptions::defaults(
+                Some(DataFormat::Parquet),
+                false,
+                Distribution::PerShard,
+            ),
             partitioning: None,
             data_columns: None,
             max_open_writers: 1,
@@ -295,7 +317,10 @@ mod tests {
         for udf in crate::env::scalar_functions() {
             let mut buf = Vec::new();
             codec.try_encode_udf(&udf, &mut buf).unwrap();
-            assert_eq!(codec.try_decode_udf(udf.name(), &buf).unwrap().name(), udf.name());
+            assert_eq!(
+                codec.try_decode_udf(udf.name(), &buf).unwrap().name(),
+                udf.name()
+            );
         }
     }
 }

@@ -102,10 +102,7 @@ pub fn config_producer() -> ConfigProducer {
 /// An executor's runtime for a session: temporary files under `work_dir`, and the
 /// session's store bindings registered, each opened with `local_options` (this
 /// executor's credentials and settings) after the travelling options.
-pub fn runtime_producer(
-    work_dir: String,
-    local_options: Vec<(String, String)>,
-) -> RuntimeProducer {
+pub fn runtime_producer(work_dir: String, local_options: Vec<(String, String)>) -> RuntimeProducer {
     Arc::new(move |config: &SessionConfig| {
         let runtime = RuntimeEnvBuilder::new()
             .with_temp_file_path(work_dir.clone())
@@ -117,15 +114,17 @@ pub fn runtime_producer(
             .map(|o| o.store_bindings.clone())
             .unwrap_or_default();
         if !bindings.is_empty() {
-            let bindings: Vec<StoreBindingWire> = serde_json::from_str(&bindings)
-                .map_err(|e| DataFusionError::Configuration(format!("dfexport.store_bindings: {e}")))?;
+            let bindings: Vec<StoreBindingWire> = serde_json::from_str(&bindings).map_err(|e| {
+                DataFusionError::Configuration(format!("dfexport.store_bindings: {e}"))
+            })?;
             for binding in bindings {
                 let mut options = binding.storage_options.clone();
                 options.extend(local_options.iter().cloned());
                 let (store, _) = datafusion_export_tables::open_root(&binding.location, &options)
                     .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                let url = url::Url::parse(&binding.url)
-                    .map_err(|e| DataFusionError::Configuration(format!("store URL {}: {e}", binding.url)))?;
+                let url = url::Url::parse(&binding.url).map_err(|e| {
+                    DataFusionError::Configuration(format!("store URL {}: {e}", binding.url))
+                })?;
                 runtime.register_object_store(&url, store);
             }
         }
@@ -145,7 +144,9 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
 pub fn function_registry() -> Arc<BallistaFunctionRegistry> {
     let mut registry = BallistaFunctionRegistry::default();
     for udf in scalar_functions() {
-        registry.scalar_functions.insert(udf.name().to_string(), udf);
+        registry
+            .scalar_functions
+            .insert(udf.name().to_string(), udf);
     }
     Arc::new(registry)
 }
@@ -167,7 +168,8 @@ pub fn session_builder(local_options: Vec<(String, String)>) -> ballista_schedul
     Arc::new(move |config: SessionConfig| {
         let runtime = runtime(&config)?;
         let state = ballista_core::utils::default_session_builder(config)?;
-        let mut functions: Vec<Arc<ScalarUDF>> = state.scalar_functions().values().cloned().collect();
+        let mut functions: Vec<Arc<ScalarUDF>> =
+            state.scalar_functions().values().cloned().collect();
         functions.extend(scalar_functions());
         Ok(SessionStateBuilder::new_from_existing(state)
             .with_runtime_env(runtime)

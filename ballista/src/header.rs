@@ -5,11 +5,11 @@
 use std::io::{Read, Write};
 
 use bytes::Bytes;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion_export::command::DataFormat;
 use datafusion_export::export::options::{Compression, Encoding, IncludeHeaders};
 use datafusion_export::export::sink_exec::{Artifact, ExportSpec};
 use datafusion_export::export::writer::{open_writer, WriterSettings};
-use datafusion::arrow::datatypes::SchemaRef;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};

@@ -115,7 +115,10 @@ pub async fn run_executor(args: ExecutorArgs) -> Result<()> {
     let work_dir = match args.work_dir {
         Some(dir) => dir,
         None => std::env::temp_dir()
-            .join(format!("dfexport-executor-{}", uuid::Uuid::new_v4().simple()))
+            .join(format!(
+                "dfexport-executor-{}",
+                uuid::Uuid::new_v4().simple()
+            ))
             .display()
             .to_string(),
     };
@@ -131,10 +134,7 @@ pub async fn run_executor(args: ExecutorArgs) -> Result<()> {
         work_dir: Some(work_dir.clone()),
         executor_heartbeat_interval_seconds: args.heartbeat_interval_seconds,
         override_config_producer: Some(config_producer()),
-        override_runtime_producer: Some(runtime_producer(
-            work_dir,
-            args.storage_options.clone(),
-        )),
+        override_runtime_producer: Some(runtime_producer(work_dir, args.storage_options.clone())),
         override_function_registry: Some(function_registry()),
         override_physical_codec: Some(Arc::new(DfxPhysicalCodec::new(args.storage_options))),
         ..Default::default()

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use ballista_core::execution_plans::execute_physical_plan;
 use ballista_core::extension::SessionConfigExt;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::empty::EmptyExec;
@@ -50,14 +50,18 @@ pub fn scheduler_url(url: &str) -> Result<String> {
         reason: reason.to_string(),
     };
     if url.starts_with("https://") {
-        return Err(bad("TLS to the scheduler is not supported: use df://host:port"));
+        return Err(bad(
+            "TLS to the scheduler is not supported: use df://host:port",
+        ));
     }
     let authority = rest.trim_end_matches('/');
     let (host, port) = authority
         .rsplit_once(':')
         .ok_or_else(|| bad("expected df://HOST:PORT (the scheduler's port, 50050 by default)"))?;
     if host.is_empty() || authority.contains('/') || port.parse::<u16>().is_err() {
-        return Err(bad("expected df://HOST:PORT (the scheduler's port, 50050 by default)"));
+        return Err(bad(
+            "expected df://HOST:PORT (the scheduler's port, 50050 by default)",
+        ));
     }
     Ok(format!("http://{host}:{port}"))
 }
@@ -125,7 +129,8 @@ impl BallistaRunner {
                     None => schema,
                 });
                 Ok(Transformed::yes(
-                    Arc::new(ExportExec::new(input, Arc::clone(&distributed))) as Arc<dyn ExecutionPlan>
+                    Arc::new(ExportExec::new(input, Arc::clone(&distributed)))
+                        as Arc<dyn ExecutionPlan>,
                 ))
             })?
             .data;
@@ -191,11 +196,8 @@ fn cluster_config(session: &SessionConfig, bindings: &[StoreBindingWire]) -> Res
         .with_target_partitions(session.target_partitions())
         .with_batch_size(session.batch_size())
         .with_option_extension(ClusterOptions::default());
-    let json = serde_json::to_string(bindings)
-        .map_err(|e| ClusterError::Codec(e.to_string()))?;
-    config
-        .options_mut()
-        .set("dfexport.store_bindings", &json)?;
+    let json = serde_json::to_string(bindings).map_err(|e| ClusterError::Codec(e.to_string()))?;
+    config.options_mut().set("dfexport.store_bindings", &json)?;
     Ok(config)
 }
 
@@ -301,7 +303,10 @@ mod tests {
     #[test]
     fn scheduler_urls() {
         assert_eq!(scheduler_url("df://h:50050").unwrap(), "http://h:50050");
-        assert_eq!(scheduler_url("http://10.0.0.1:1/").unwrap(), "http://10.0.0.1:1");
+        assert_eq!(
+            scheduler_url("http://10.0.0.1:1/").unwrap(),
+            "http://10.0.0.1:1"
+        );
         assert_eq!(scheduler_url("h:7").unwrap(), "http://h:7");
         assert!(scheduler_url("df://h").is_err());
         assert!(scheduler_url("df://h:x").is_err());

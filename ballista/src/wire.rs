@@ -165,7 +165,9 @@ impl ExportWire {
             })
             .collect::<Result<Vec<_>>>()?;
         let partitioning = match (self.partition_defs, self.layout) {
-            (Some(defs), Some(layout)) => Some((Partitioner::try_new(&defs, input_schema)?, layout)),
+            (Some(defs), Some(layout)) => {
+                Some((Partitioner::try_new(&defs, input_schema)?, layout))
+            }
             (None, None) => None,
             _ => {
                 return Err(ClusterError::Codec(

@@ -31,7 +31,13 @@ struct Process {
 }
 
 impl Process {
-    fn spawn(name: &str, program: &str, args: &[String], env: &[(String, String)], log: PathBuf) -> Self {
+    fn spawn(
+        name: &str,
+        program: &str,
+        args: &[String],
+        env: &[(String, String)],
+        log: PathBuf,
+    ) -> Self {
         let file = std::fs::File::create(&log).unwrap();
         let mut command = Command::new(program);
         command
@@ -65,7 +71,9 @@ impl Process {
     fn output(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let start = text.len().saturating_sub(6000);
-        let start = (start..text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let start = (start..text.len())
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
         format!("--- {} ---\n{}", self.name, &text[start..])
     }
 
@@ -107,7 +115,11 @@ impl Cluster {
         panic!("the cluster would not start:\n{}", failures.join("\n"));
     }
 
-    fn try_start(executors: usize, env: &[(String, String)], fast_failover: bool) -> Result<Self, String> {
+    fn try_start(
+        executors: usize,
+        env: &[(String, String)],
+        fast_failover: bool,
+    ) -> Result<Self, String> {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut args = vec![
@@ -134,7 +146,10 @@ impl Cluster {
             executors: Vec::new(),
             _dir: dir,
         };
-        cluster.wait(|| TcpStream::connect(("127.0.0.1", port)).is_ok(), "the scheduler to listen")?;
+        cluster.wait(
+            || TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "the scheduler to listen",
+        )?;
         for i in 0..executors {
             let work = cluster._dir.path().join(format!("executor-{i}"));
             let mut args = vec![
@@ -185,7 +200,11 @@ impl Cluster {
             if !exited.is_empty() || started.elapsed() > Duration::from_secs(60) {
                 return Err(format!(
                     "waiting for {what}: {}\n{}",
-                    if exited.is_empty() { "timed out".to_string() } else { exited.join(", ") },
+                    if exited.is_empty() {
+                        "timed out".to_string()
+                    } else {
+                        exited.join(", ")
+                    },
                     self.output()
                 ));
             }
@@ -221,14 +240,21 @@ impl Cluster {
 
 /// How many tasks the executor logging to `log` has started.
 fn task_starts(log: &Path) -> usize {
-    std::fs::read_to_string(log).unwrap_or_default().matches("Execute task").count()
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches("Execute task")
+        .count()
 }
 
 fn http_status(port: u16, path: &str) -> Option<u16> {
     use std::io::Read;
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     response.split_whitespace().nth(1)?.parse().ok()
@@ -236,7 +262,11 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
 
 /// Runs `dfexport-cluster` with `args`; its standard output, or the error with the
 /// cluster's logs.
-fn dfexport(args: &[&str], env: &[(String, String)], cluster: Option<&Cluster>) -> Result<String, String> {
+fn dfexport(
+    args: &[&str],
+    env: &[(String, String)],
+    cluster: Option<&Cluster>,
+) -> Result<String, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_dfexport-cluster"))
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -320,7 +350,12 @@ fn aws_env() -> Vec<(String, String)> {
 
 /// A database with table `T` (6 extents, 60,000 rows of about 100 bytes).
 fn six_extents(db: &str, env: &[(String, String)]) {
-    let mut args = vec!["--db", db, "-c", ".create table T (id:long, region:string, s:string)"];
+    let mut args = vec![
+        "--db",
+        db,
+        "-c",
+        ".create table T (id:long, region:string, s:string)",
+    ];
     let inserts: Vec<String> = (0..6)
         .map(|i| {
             format!(
@@ -347,7 +382,14 @@ fn every_export_property_holds_on_a_cluster() {
     let (all_rows, _) = {
         let local = dir.path().join("all").display().to_string();
         let out = dfexport(
-            &["--db", &db, "--format", "json", "-c", &format!(".export to parquet ('{local}') <| T")],
+            &[
+                "--db",
+                &db,
+                "--format",
+                "json",
+                "-c",
+                &format!(".export to parquet ('{local}') <| T"),
+            ],
             &env,
             None,
         )
@@ -358,27 +400,61 @@ fn every_export_property_holds_on_a_cluster() {
 
     let cases: Vec<(&str, &str, &str)> = vec![
         // (format, `compressed` or "", properties)
-        ("csv", "", "includeHeaders=firstFile, distribution=per_shard"),
-        ("csv", "compressed", "includeHeaders=firstFile, sizeLimit=1048576, encoding=UTF8BOM"),
-        ("tsv", "", "includeHeaders=all, namePrefix=part, sizeLimit=1048576"),
+        (
+            "csv",
+            "",
+            "includeHeaders=firstFile, distribution=per_shard",
+        ),
+        (
+            "csv",
+            "compressed",
+            "includeHeaders=firstFile, sizeLimit=1048576, encoding=UTF8BOM",
+        ),
+        (
+            "tsv",
+            "",
+            "includeHeaders=all, namePrefix=part, sizeLimit=1048576",
+        ),
         ("json", "compressed", "distribution=per_node"),
         ("parquet", "", "distribution=single, sizeLimit=1048576"),
-        ("parquet", "compressed", "distribution=per_shard, parquetRowGroupSize=5000"),
+        (
+            "parquet",
+            "compressed",
+            "distribution=per_shard, parquetRowGroupSize=5000",
+        ),
         ("csv", "", "distribution=single, includeHeaders=firstFile"),
     ];
     for (n, (format, compressed, properties)) in cases.iter().enumerate() {
         let command = |to: &str| {
             format!(".export {compressed} to {format} ('{to}') with ({properties}) <| T")
         };
-        let on_cluster = dir.path().join(format!("cluster-{n}")).display().to_string();
+        let on_cluster = dir
+            .path()
+            .join(format!("cluster-{n}"))
+            .display()
+            .to_string();
         let here = dir.path().join(format!("local-{n}")).display().to_string();
         let cluster_out = dfexport(
-            &["--db", &db, "--cluster", &cluster.url(), "--format", "json", "-c", &command(&on_cluster)],
+            &[
+                "--db",
+                &db,
+                "--cluster",
+                &cluster.url(),
+                "--format",
+                "json",
+                "-c",
+                &command(&on_cluster),
+            ],
             &env,
             Some(&cluster),
         )
         .unwrap_or_else(|e| panic!("case {n} ({format} {properties}): {e}"));
-        let local_out = dfexport(&["--db", &db, "--format", "json", "-c", &command(&here)], &env, None).unwrap();
+        let local_out = dfexport(
+            &["--db", &db, "--format", "json", "-c", &command(&here)],
+            &env,
+            None,
+        )
+        .unwrap();
         let (cluster_files, local_files) = (paths(&cluster_out), paths(&local_out));
         let listed: BTreeSet<String> = std::fs::read_dir(&on_cluster)
             .unwrap()
@@ -391,29 +467,63 @@ fn every_export_property_holds_on_a_cluster() {
         );
         let (cluster_rows, cluster_headers) = read_back(&cluster_files, format, &columns);
         let (local_rows, local_headers) = read_back(&local_files, format, &columns);
-        assert_eq!(cluster_rows.len(), 60_000, "case {n} ({format} {properties})");
-        assert!(cluster_rows == all_rows, "case {n} ({format} {properties}): rows differ from the table's");
+        assert_eq!(
+            cluster_rows.len(),
+            60_000,
+            "case {n} ({format} {properties})"
+        );
+        assert!(
+            cluster_rows == all_rows,
+            "case {n} ({format} {properties}): rows differ from the table's"
+        );
         assert!(local_rows == all_rows, "case {n}: local rows");
         if properties.contains("firstFile") {
-            assert_eq!((cluster_headers, local_headers), (1, 1), "case {n}: one header per export");
+            assert_eq!(
+                (cluster_headers, local_headers),
+                (1, 1),
+                "case {n}: one header per export"
+            );
         }
         if properties.contains("includeHeaders=all") {
-            assert_eq!(cluster_headers, cluster_files.len(), "case {n}: a header per file");
+            assert_eq!(
+                cluster_headers,
+                cluster_files.len(),
+                "case {n}: a header per file"
+            );
         }
         if properties.contains("namePrefix=part") {
-            assert!(cluster_files.iter().all(|f| Path::new(f).file_name().unwrap().to_string_lossy().starts_with("part_")));
+            assert!(cluster_files.iter().all(|f| Path::new(f)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("part_")));
         }
         if properties.contains("single") && !properties.contains("sizeLimit") {
-            assert_eq!(cluster_files.len(), 1, "case {n}: single writes one artifact");
+            assert_eq!(
+                cluster_files.len(),
+                1,
+                "case {n}: single writes one artifact"
+            );
         }
         if properties.contains("sizeLimit") {
-            assert!(cluster_files.len() > 2, "case {n}: sizeLimit rolls artifacts: {cluster_files:?}");
+            assert!(
+                cluster_files.len() > 2,
+                "case {n}: sizeLimit rolls artifacts: {cluster_files:?}"
+            );
         }
         if *compressed == "compressed" && *format != "parquet" {
-            assert!(cluster_files.iter().all(|f| f.ends_with(".gz")), "case {n}: {cluster_files:?}");
+            assert!(
+                cluster_files.iter().all(|f| f.ends_with(".gz")),
+                "case {n}: {cluster_files:?}"
+            );
         }
     }
-    assert_eq!(cluster.executors_with_tasks(), 2, "both executors wrote:\n{}", cluster.output());
+    assert_eq!(
+        cluster.executors_with_tasks(),
+        2,
+        "both executors wrote:\n{}",
+        cluster.output()
+    );
 
     // `.export to table`: a partitioned storage table with a path format, and Delta.
     let parts = dir.path().join("parts").display().to_string();
@@ -430,7 +540,16 @@ fn every_export_property_holds_on_a_cluster() {
     .unwrap();
     for table in ["P", "D"] {
         let out = dfexport(
-            &["--db", &db, "--cluster", &cluster.url(), "--format", "json", "-c", &format!(".export to table {table} <| T")],
+            &[
+                "--db",
+                &db,
+                "--cluster",
+                &cluster.url(),
+                "--format",
+                "json",
+                "-c",
+                &format!(".export to table {table} <| T"),
+            ],
             &env,
             Some(&cluster),
         )
@@ -445,7 +564,12 @@ fn every_export_property_holds_on_a_cluster() {
         .unwrap();
         let row: serde_json::Value = serde_json::from_str(back.trim()).unwrap();
         assert_eq!(
-            (row["n"].as_i64(), row["d"].as_i64(), row["lo"].as_i64(), row["hi"].as_i64()),
+            (
+                row["n"].as_i64(),
+                row["d"].as_i64(),
+                row["lo"].as_i64(),
+                row["hi"].as_i64()
+            ),
             (Some(60_000), Some(60_000), Some(0), Some(59_999)),
             "{table}: {back}"
         );
@@ -464,41 +588,114 @@ fn what_cannot_run_on_a_cluster_says_so() {
     let env = aws_env();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db").display().to_string();
-    dfexport(&["--db", &db, "-c", ".create table T (id:long)", "-c", "INSERT INTO T VALUES (1)"], &env, None).unwrap();
+    dfexport(
+        &[
+            "--db",
+            &db,
+            "-c",
+            ".create table T (id:long)",
+            "-c",
+            "INSERT INTO T VALUES (1)",
+        ],
+        &env,
+        None,
+    )
+    .unwrap();
     let port = free_port();
     let e = dfexport(
-        &["--db", &db, "--cluster", &format!("df://127.0.0.1:{port}"), "-c", ".show tables"],
+        &[
+            "--db",
+            &db,
+            "--cluster",
+            &format!("df://127.0.0.1:{port}"),
+            "-c",
+            ".show tables",
+        ],
         &env,
         None,
     )
     .unwrap_err();
     assert!(e.contains("cannot connect to the scheduler"), "{e}");
-    let e = dfexport(&["--db", &db, "--cluster", "df://nohostport", "-c", ".show tables"], &env, None).unwrap_err();
+    let e = dfexport(
+        &[
+            "--db",
+            &db,
+            "--cluster",
+            "df://nohostport",
+            "-c",
+            ".show tables",
+        ],
+        &env,
+        None,
+    )
+    .unwrap_err();
     assert!(e.contains("df://HOST:PORT"), "{e}");
     let cluster = Cluster::start(1, &env, false);
     let e = dfexport(
-        &["--db", &db, "--cluster", &cluster.url(), "-c", ".export to csv ('memory://x') <| T"],
+        &[
+            "--db",
+            &db,
+            "--cluster",
+            &cluster.url(),
+            "-c",
+            ".export to csv ('memory://x') <| T",
+        ],
         &env,
         Some(&cluster),
     )
     .unwrap_err();
     assert!(e.contains("in memory"), "{e}");
     let e = dfexport(
-        &["--db", "memory://", "--cluster", &cluster.url(), "-c", ".create table M (id:long)", "-c", "INSERT INTO M VALUES (1)", "-c", &format!(".export to csv ('{}') <| M", dir.path().join("m").display())],
+        &[
+            "--db",
+            "memory://",
+            "--cluster",
+            &cluster.url(),
+            "-c",
+            ".create table M (id:long)",
+            "-c",
+            "INSERT INTO M VALUES (1)",
+            "-c",
+            &format!(".export to csv ('{}') <| M", dir.path().join("m").display()),
+        ],
         &env,
         Some(&cluster),
     )
     .unwrap_err();
     assert!(e.contains("in-memory database"), "{e}");
     let e = dfexport(
-        &["--db", &db, "--cluster", &cluster.url(), "-c", &format!(".export to csv ('{}') <| SELECT * FROM range(10)", dir.path().join("r").display())],
+        &[
+            "--db",
+            &db,
+            "--cluster",
+            &cluster.url(),
+            "-c",
+            &format!(
+                ".export to csv ('{}') <| SELECT * FROM range(10)",
+                dir.path().join("r").display()
+            ),
+        ],
         &env,
         Some(&cluster),
     )
     .unwrap_err();
     assert!(e.contains("cannot split"), "{e}");
     // Queries and commands other than exports still run here.
-    let out = dfexport(&["--db", &db, "--cluster", &cluster.url(), "--format", "json", "-c", "SELECT count(*) AS n FROM T"], &env, Some(&cluster)).unwrap();
+    let out = dfexport(
+        &[
+            "--db",
+            &db,
+            "--cluster",
+            &cluster.url(),
+            "--format",
+            "json",
+            "-c",
+            "SELECT count(*) AS n FROM T",
+        ],
+        &env,
+        Some(&cluster),
+    )
+    .unwrap();
     assert!(out.contains("\"n\":1"), "{out}");
 }
 
@@ -513,17 +710,27 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
     let db = dir.path().join("db").display().to_string();
     let out = dir.path().join("out").display().to_string();
     let engine = Engine::open(&db).await.unwrap();
-    engine.execute_collect(".create table T (id:long, s:string)").await.unwrap();
+    engine
+        .execute_collect(".create table T (id:long, s:string)")
+        .await
+        .unwrap();
     engine
         .execute_collect(&format!(".create external table X (id:long, s:string) kind=storage dataformat=parquet ('{out}')"))
         .await
         .unwrap();
     engine
-        .execute_collect(".create-or-alter continuous-export E to table X with (intervalBetweenRuns=1s) <| T")
+        .execute_collect(
+            ".create-or-alter continuous-export E to table X with (intervalBetweenRuns=1s) <| T",
+        )
         .await
         .unwrap();
-    let runner = BallistaRunner::connect(&cluster.url(), Vec::new()).await.unwrap();
-    let on_cluster = Engine::open(&db).await.unwrap().with_export_runner(Arc::new(runner));
+    let runner = BallistaRunner::connect(&cluster.url(), Vec::new())
+        .await
+        .unwrap();
+    let on_cluster = Engine::open(&db)
+        .await
+        .unwrap()
+        .with_export_runner(Arc::new(runner));
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(12);
     let mut next = 0i64;
@@ -555,7 +762,9 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
                 // Once the victim has started a task of this run (a barrier on its
                 // log), and a seeded moment later: SIGKILL.
                 let waiting = Instant::now();
-                while task_starts(&victim_log) == tasks_before && waiting.elapsed() < Duration::from_secs(30) {
+                while task_starts(&victim_log) == tasks_before
+                    && waiting.elapsed() < Duration::from_secs(30)
+                {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
                 tokio::time::sleep(delay).await;
@@ -570,7 +779,11 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
         };
         let began = Instant::now();
         let (result, _, _, _) = tokio::join!(started, during, killer, feeding);
-        eprintln!("run {run}: {:?} in {:?}", result.as_ref().map(|_| ()).map_err(|e| e.to_string()), began.elapsed());
+        eprintln!(
+            "run {run}: {:?} in {:?}",
+            result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+            began.elapsed()
+        );
         outcomes.push(result.map(|_| ()).map_err(|e| e.to_string()));
     }
     // The killed executor's run, or the one after it, may fail; the runs after that
@@ -578,7 +791,9 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
     for _ in 0..10 {
         match on_cluster.execute_collect(".run continuous-export E").await {
             Ok(batches) => {
-                let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+                let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                    .unwrap()
+                    .to_string();
                 if text.contains("NoNewData") {
                     break;
                 }
@@ -591,24 +806,43 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
         .await
         .unwrap();
     let reported: BTreeSet<String> =
-        datafusion_export_integration_tests::string_column(&artifacts, "Path").into_iter().collect();
+        datafusion_export_integration_tests::string_column(&artifacts, "Path")
+            .into_iter()
+            .collect();
     let listed: BTreeSet<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path().display().to_string())
         .filter(|p| !p.contains('#'))
         .collect();
-    assert_eq!(listed, reported, "no orphans, nothing lost; outcomes {outcomes:?}");
+    assert_eq!(
+        listed, reported,
+        "no orphans, nothing lost; outcomes {outcomes:?}"
+    );
     let files: Vec<String> = reported.into_iter().collect();
     let (rows, _) = read_back(&files, "parquet", &["id"]);
     let ids: Vec<i64> = rows
         .iter()
-        .map(|r| serde_json::from_str::<serde_json::Value>(r).unwrap()["id"].as_str().unwrap().parse().unwrap())
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(r).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
         .collect();
     let mut sorted = ids.clone();
     sorted.sort();
     sorted.dedup();
-    assert_eq!(sorted.len(), ids.len(), "no id twice; outcomes {outcomes:?}");
-    assert_eq!(sorted, (0..next).collect::<Vec<_>>(), "every id once; outcomes {outcomes:?}");
+    assert_eq!(
+        sorted.len(),
+        ids.len(),
+        "no id twice; outcomes {outcomes:?}"
+    );
+    assert_eq!(
+        sorted,
+        (0..next).collect::<Vec<_>>(),
+        "every id once; outcomes {outcomes:?}"
+    );
     assert!(
         outcomes.iter().take(2).all(|o| o.is_ok()),
         "runs before the kill succeed: {outcomes:?}\n{}",
@@ -627,7 +861,16 @@ fn exports_on_s3_through_the_cluster() {
     six_extents(&db, &env);
     let target = s3.unique_url("cluster-out");
     let out = dfexport(
-        &["--db", &db, "--cluster", &cluster.url(), "--format", "json", "-c", &format!(".export compressed to csv ('{target}') with (includeHeaders=firstFile) <| T")],
+        &[
+            "--db",
+            &db,
+            "--cluster",
+            &cluster.url(),
+            "--format",
+            "json",
+            "-c",
+            &format!(".export compressed to csv ('{target}') with (includeHeaders=firstFile) <| T"),
+        ],
         &env,
         Some(&cluster),
     )

@@ -67,7 +67,11 @@ mod tests {
 
     #[test]
     fn a_store_url_is_found_by_scheme_and_host() {
-        record("dfexport://db-test1/", "s3://bucket/db", &[("aws_region".into(), "x".into())]);
+        record(
+            "dfexport://db-test1/",
+            "s3://bucket/db",
+            &[("aws_region".into(), "x".into())],
+        );
         let found = lookup("dfexport://db-test1/some/file.parquet").unwrap();
         assert_eq!(found.location, "s3://bucket/db");
         assert!(lookup("dfexport://db-other/").is_none());

@@ -111,7 +111,9 @@ impl std::fmt::Display for Compression {
 }
 
 /// `includeHeaders`: which CSV/TSV artifacts start with a header line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum IncludeHeaders {
     /// No header lines (default).
     #[default]
@@ -135,7 +137,9 @@ impl IncludeHeaders {
 }
 
 /// `encoding` of text artifacts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum Encoding {
     /// UTF-8 without a byte order mark (default).
     #[default]
