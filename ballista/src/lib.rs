@@ -29,10 +29,12 @@ pub mod codec;
 pub mod env;
 pub mod error;
 pub mod header;
+pub mod local_cluster;
 pub mod processes;
 pub mod runner;
 pub mod wire;
 
 pub use codec::DfxPhysicalCodec;
 pub use error::{ClusterError, Result};
+pub use local_cluster::{LocalCluster, LocalClusterOptions};
 pub use runner::BallistaRunner;

@@ -3,15 +3,14 @@
 //! command line (and the Rust API), with artifacts read back by pyarrow.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion_export::Engine;
-use datafusion_export_ballista::BallistaRunner;
+use datafusion_export_ballista::{BallistaRunner, LocalCluster, LocalClusterOptions};
 use datafusion_export_integration_tests::python;
 use datafusion_export_integration_tests::servers::s3_or_skip;
 use rand::{Rng, SeedableRng};
@@ -23,241 +22,25 @@ fn free_port() -> u16 {
         .expect("a free port on 127.0.0.1")
 }
 
-/// A cluster process; killed when dropped.
-struct Process {
-    name: String,
-    child: Child,
-    log: PathBuf,
+/// A scheduler and `executors` executors of one task slot each, from this
+/// package's binaries.
+fn start_cluster(executors: usize, env: &[(String, String)], fast_failover: bool) -> LocalCluster {
+    let mut options = LocalClusterOptions::new(
+        env!("CARGO_BIN_EXE_dfexport-scheduler"),
+        env!("CARGO_BIN_EXE_dfexport-executor"),
+        executors,
+        1,
+    );
+    options.env = env.to_vec();
+    options.fast_failover = fast_failover;
+    LocalCluster::start(&options).unwrap_or_else(|e| panic!("{e}"))
 }
 
-impl Process {
-    fn spawn(
-        name: &str,
-        program: &str,
-        args: &[String],
-        env: &[(String, String)],
-        log: PathBuf,
-    ) -> Self {
-        let file = std::fs::File::create(&log).unwrap();
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file);
-        #[cfg(target_os = "linux")]
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            // SIGKILL when the test thread that started it ends, however it ends.
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-        Self {
-            name: name.to_string(),
-            child,
-            log,
-        }
-    }
-
-    fn output(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let start = text.len().saturating_sub(6000);
-        let start = (start..text.len())
-            .find(|&i| text.is_char_boundary(i))
-            .unwrap_or(0);
-        format!("--- {} ---\n{}", self.name, &text[start..])
-    }
-
-    fn exited(&mut self) -> Option<String> {
-        self.child.try_wait().ok().flatten().map(|s| s.to_string())
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// One scheduler and its executors.
-struct Cluster {
-    scheduler_port: u16,
-    scheduler: Process,
-    executors: Vec<Process>,
-    _dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    /// Starts a scheduler and `executors` executors (one task slot each) and waits
-    /// until the scheduler reports them all.
-    fn start(executors: usize, env: &[(String, String)], fast_failover: bool) -> Self {
-        let mut failures = Vec::new();
-        for _ in 0..3 {
-            match Self::try_start(executors, env, fast_failover) {
-                Ok(cluster) => return cluster,
-                Err(e) => failures.push(e),
-            }
-        }
-        panic!("the cluster would not start:\n{}", failures.join("\n"));
-    }
-
-    fn try_start(
-        executors: usize,
-        env: &[(String, String)],
-        fast_failover: bool,
-    ) -> Result<Self, String> {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut args = vec![
-            "--bind-port".to_string(),
-            port.to_string(),
-            "--external-host".into(),
-            "127.0.0.1".into(),
-            "--min-ready-executors".into(),
-            executors.to_string(),
-        ];
-        if fast_failover {
-            args.extend(["--executor-timeout-seconds".into(), "6".into()]);
-        }
-        let scheduler = Process::spawn(
-            "scheduler",
-            env!("CARGO_BIN_EXE_dfexport-scheduler"),
-            &args,
-            env,
-            dir.path().join("scheduler.log"),
-        );
-        let mut cluster = Self {
-            scheduler_port: port,
-            scheduler,
-            executors: Vec::new(),
-            _dir: dir,
-        };
-        cluster.wait(
-            || TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            "the scheduler to listen",
-        )?;
-        for i in 0..executors {
-            let work = cluster._dir.path().join(format!("executor-{i}"));
-            let mut args = vec![
-                "--scheduler-host".to_string(),
-                "127.0.0.1".into(),
-                "--scheduler-port".into(),
-                port.to_string(),
-                "--bind-host".into(),
-                "127.0.0.1".into(),
-                "--external-host".into(),
-                "127.0.0.1".into(),
-                "--bind-port".into(),
-                free_port().to_string(),
-                "--bind-grpc-port".into(),
-                free_port().to_string(),
-                "--concurrent-tasks".into(),
-                "1".into(),
-                "--work-dir".into(),
-                work.display().to_string(),
-            ];
-            if fast_failover {
-                args.extend(["--heartbeat-interval-seconds".into(), "1".into()]);
-            }
-            let log = cluster._dir.path().join(format!("executor-{i}.log"));
-            cluster.executors.push(Process::spawn(
-                &format!("executor {i}"),
-                env!("CARGO_BIN_EXE_dfexport-executor"),
-                &args,
-                env,
-                log,
-            ));
-        }
-        let ready_port = port;
-        cluster.wait(
-            || http_status(ready_port, "/readyz") == Some(200),
-            "every executor to register",
-        )?;
-        Ok(cluster)
-    }
-
-    fn wait(&mut self, ready: impl Fn() -> bool, what: &str) -> Result<(), String> {
-        let started = Instant::now();
-        while !ready() {
-            let exited: Vec<String> = std::iter::once(&mut self.scheduler)
-                .chain(self.executors.iter_mut())
-                .filter_map(|p| p.exited().map(|s| format!("{} exited ({s})", p.name)))
-                .collect();
-            if !exited.is_empty() || started.elapsed() > Duration::from_secs(60) {
-                return Err(format!(
-                    "waiting for {what}: {}\n{}",
-                    if exited.is_empty() {
-                        "timed out".to_string()
-                    } else {
-                        exited.join(", ")
-                    },
-                    self.output()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(())
-    }
-
-    fn url(&self) -> String {
-        format!("df://127.0.0.1:{}", self.scheduler_port)
-    }
-
-    fn output(&self) -> String {
-        std::iter::once(&self.scheduler)
-            .chain(self.executors.iter())
-            .map(Process::output)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Which executors ran at least one task.
-    fn executors_with_tasks(&self) -> usize {
-        self.executors
-            .iter()
-            .filter(|e| {
-                std::fs::read_to_string(&e.log)
-                    .unwrap_or_default()
-                    .contains("Finished task")
-            })
-            .count()
-    }
-}
-
-/// How many tasks the executor logging to `log` has started.
-fn task_starts(log: &Path) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .matches("Execute task")
+/// How many executors of `cluster` ran at least one task.
+fn executors_with_tasks(cluster: &LocalCluster) -> usize {
+    (0..cluster.executors().len())
+        .filter(|&i| cluster.tasks_started(i) > 0)
         .count()
-}
-
-fn http_status(port: u16, path: &str) -> Option<u16> {
-    use std::io::Read;
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Runs `dfexport-cluster` with `args`; its standard output, or the error with the
@@ -265,7 +48,7 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
 fn dfexport(
     args: &[&str],
     env: &[(String, String)],
-    cluster: Option<&Cluster>,
+    cluster: Option<&LocalCluster>,
 ) -> Result<String, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_dfexport-cluster"))
         .args(args)
@@ -280,7 +63,7 @@ fn dfexport(
         Err(format!(
             "{}\n{}",
             String::from_utf8_lossy(&out.stderr),
-            cluster.map(Cluster::output).unwrap_or_default()
+            cluster.map(LocalCluster::output).unwrap_or_default()
         ))
     }
 }
@@ -374,7 +157,7 @@ fn six_extents(db: &str, env: &[(String, String)]) {
 #[test]
 fn every_export_property_holds_on_a_cluster() {
     let env = aws_env();
-    let cluster = Cluster::start(2, &env, false);
+    let cluster = start_cluster(2, &env, false);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db").display().to_string();
     six_extents(&db, &env);
@@ -519,7 +302,7 @@ fn every_export_property_holds_on_a_cluster() {
         }
     }
     assert_eq!(
-        cluster.executors_with_tasks(),
+        executors_with_tasks(&cluster),
         2,
         "both executors wrote:\n{}",
         cluster.output()
@@ -630,7 +413,7 @@ fn what_cannot_run_on_a_cluster_says_so() {
     )
     .unwrap_err();
     assert!(e.contains("df://HOST:PORT"), "{e}");
-    let cluster = Cluster::start(1, &env, false);
+    let cluster = start_cluster(1, &env, false);
     let e = dfexport(
         &[
             "--db",
@@ -705,7 +488,7 @@ fn what_cannot_run_on_a_cluster_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exactly_once_when_an_executor_is_killed_mid_run() {
     let env = aws_env();
-    let cluster = Cluster::start(2, &env, true);
+    let cluster = start_cluster(2, &env, true);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db").display().to_string();
     let out = dir.path().join("out").display().to_string();
@@ -751,10 +534,8 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
             // A bigger run, so that the kill finds a task writing.
             ingest(&engine, 200_000).await;
         }
-        let victim = &cluster.executors[0];
-        let victim_pid = victim.child.id() as libc::pid_t;
-        let victim_log = victim.log.clone();
-        let tasks_before = task_starts(&victim_log);
+        let victim_pid = cluster.executors()[0].pid() as libc::pid_t;
+        let tasks_before = cluster.tasks_started(0);
         let delay = Duration::from_millis(rng.random_range(0..30));
         let started = on_cluster.execute_collect(".run continuous-export E");
         let killer = async {
@@ -762,7 +543,7 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
                 // Once the victim has started a task of this run (a barrier on its
                 // log), and a seeded moment later: SIGKILL.
                 let waiting = Instant::now();
-                while task_starts(&victim_log) == tasks_before
+                while cluster.tasks_started(0) == tasks_before
                     && waiting.elapsed() < Duration::from_secs(30)
                 {
                     tokio::time::sleep(Duration::from_millis(2)).await;
@@ -856,7 +637,7 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
 fn exports_on_s3_through_the_cluster() {
     let Some(s3) = s3_or_skip() else { return };
     let env = s3.env();
-    let cluster = Cluster::start(2, &env, false);
+    let cluster = start_cluster(2, &env, false);
     let db = s3.unique_url("cluster-db");
     six_extents(&db, &env);
     let target = s3.unique_url("cluster-out");
@@ -895,5 +676,5 @@ print(rows, headers)
         files = serde_json::to_string(&files).unwrap(),
     );
     assert_eq!(python(&script).trim(), "60000 1");
-    assert_eq!(cluster.executors_with_tasks(), 2);
+    assert_eq!(executors_with_tasks(&cluster), 2);
 }
