@@ -90,9 +90,7 @@ async fn main() {
         "cluster started in {:.2} s",
         cluster_started.elapsed().as_secs_f64()
     );
-    let runner = BallistaRunner::connect(&cluster.url(), Vec::new())
-        .await
-        .unwrap();
+    let runner = BallistaRunner::connect(&cluster.url()).await.unwrap();
     let on_cluster = Engine::open(&db)
         .await
         .unwrap()

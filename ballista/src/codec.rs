@@ -149,7 +149,7 @@ mod tests {
     use datafusion_export::export::partition::Partitioner;
     use datafusion_export::export::path_format::PathLayout;
     use datafusion_export::export::sink_exec::ExportSpec;
-    use datafusion_export::export::target::resolve_target;
+    use datafusion_export::export::target::{resolve_target, StorageTarget};
     use datafusion_export_tables::ScanScope;
     use datafusion_export_udfs::CursorRange;
     use datafusion_proto::physical_plan::AsExecutionPlan;
@@ -175,6 +175,22 @@ mod tests {
         ]))
     }
 
+    /// A spec of `format` to `target` with the defaults.
+    fn spec_to(target: StorageTarget, format: DataFormat) -> ExportSpec {
+        ExportSpec {
+            targets: vec![target],
+            format,
+            options: ExportOptions::defaults(Some(format), false, Distribution::PerShard),
+            partitioning: None,
+            data_columns: None,
+            max_open_writers: 1,
+            progress: Arc::default(),
+            attempt: uuid::Uuid::new_v4(),
+            written: Arc::default(),
+            distributed: false,
+        }
+    }
+
     #[test]
     fn export_exec_round_trips_with_partitions_and_options() {
         let dir = tempfile::tempdir().unwrap();
@@ -191,8 +207,6 @@ mod tests {
             expr: PartitionExpr::Column("region".into()),
         }];
         let spec = ExportSpec {
-            targets: vec![target],
-            format: DataFormat::Csv,
             options,
             partitioning: Some((
                 Partitioner::try_new(&defs, &schema()).unwrap(),
@@ -200,10 +214,7 @@ mod tests {
             )),
             data_columns: Some(vec![0]),
             max_open_writers: 7,
-            progress: Arc::default(),
-            attempt: uuid::Uuid::new_v4(),
-            written: Arc::default(),
-            distributed: false,
+            ..spec_to(target, DataFormat::Csv)
         };
         let plan: Arc<dyn ExecutionPlan> = Arc::new(ExportExec::new(
             Arc::new(EmptyExec::new(schema())),
@@ -285,22 +296,7 @@ mod tests {
     fn an_in_memory_target_is_refused_with_the_reason() {
         let url = SecretString::new("memory://", false);
         let target = resolve_target(&url, None, &[]).unwrap();
-        let spec = ExportSpec {
-            targets: vec![target],
-            format: DataFormat::Parquet,
-            options: ExportOptions::defaults(
-                Some(DataFormat::Parquet),
-                false,
-                Distribution::PerShard,
-            ),
-            partitioning: None,
-            data_columns: None,
-            max_open_writers: 1,
-            progress: Arc::default(),
-            attempt: uuid::Uuid::new_v4(),
-            written: Arc::default(),
-            distributed: false,
-        };
+        let spec = spec_to(target, DataFormat::Parquet);
         let plan: Arc<dyn ExecutionPlan> = Arc::new(ExportExec::new(
             Arc::new(EmptyExec::new(schema())),
             Arc::new(spec),

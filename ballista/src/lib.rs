@@ -14,7 +14,7 @@
 //! use datafusion_export_ballista::BallistaRunner;
 //!
 //! let engine = Engine::open("s3://bucket/db").await?;
-//! let runner = BallistaRunner::connect("df://scheduler:50050", Vec::new()).await?;
+//! let runner = BallistaRunner::connect("df://scheduler:50050").await?;
 //! let engine = engine.with_export_runner(Arc::new(runner));
 //! engine.execute(".export to parquet ('s3://lake/out') <| T").await?;
 //! # Ok(()) }

@@ -173,7 +173,9 @@ impl datafusion_export::cli::ClusterConnector for BallistaConnector {
         std::result::Result<Arc<dyn datafusion_export::export::runner::ExportRunner>, String>,
     > {
         Box::pin(async move {
-            let runner = crate::BallistaRunner::connect(url, options.storage_options.clone())
+            // The database's options stay here: executors bring their own.
+            let _ = options;
+            let runner = crate::BallistaRunner::connect(url)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(Arc::new(runner) as Arc<dyn datafusion_export::export::runner::ExportRunner>)

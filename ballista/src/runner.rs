@@ -35,6 +35,7 @@ use crate::wire::public_options;
 pub struct BallistaRunner {
     scheduler: String,
     codec: Arc<DfxPhysicalCodec>,
+    task_slots: Option<usize>,
 }
 
 /// `df://host:port`, `http://host:port` or `host:port` as the scheduler's
@@ -68,10 +69,8 @@ pub fn scheduler_url(url: &str) -> Result<String> {
 
 impl BallistaRunner {
     /// A runner for the cluster whose scheduler is at `url` (`df://host:port`).
-    /// `local_options` are object-store options for what this process opens again
-    /// when it reads artifacts (the `firstFile` header, the sweep). Fails when the
-    /// scheduler cannot be reached.
-    pub async fn connect(url: &str, local_options: Vec<(String, String)>) -> Result<Self> {
+    /// Fails when the scheduler cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self> {
         let scheduler = scheduler_url(url)?;
         let authority = scheduler.trim_start_matches("http://").to_string();
         match tokio::time::timeout(
@@ -94,10 +93,17 @@ impl BallistaRunner {
                 })
             }
         }
+        let task_slots = task_slots(&scheduler).await;
         Ok(Self {
             scheduler,
-            codec: Arc::new(DfxPhysicalCodec::new(local_options)),
+            codec: Arc::new(DfxPhysicalCodec::default()),
+            task_slots,
         })
+    }
+
+    /// The task slots of the executors registered when this runner connected.
+    pub fn task_slots(&self) -> Option<usize> {
+        self.task_slots
     }
 
     /// The scheduler's URL (`http://host:port`).
@@ -169,10 +175,16 @@ impl BallistaRunner {
                 return Err(e);
             }
         }
+        // As a local run would have: the caller deletes them if its commit is refused.
+        let mut written = spec.written.lock().unwrap_or_else(|p| p.into_inner());
         for artifact in &artifacts {
             spec.progress.wrote(artifact.num_records, artifact.size);
             spec.progress.finished_artifact();
+            if let Ok(path) = object_store::path::Path::parse(&artifact.relative_path) {
+                written.push((artifact.target, path));
+            }
         }
+        drop(written);
         Ok(artifacts)
     }
 }
@@ -187,6 +199,40 @@ impl ExportRunner for BallistaRunner {
     ) -> datafusion_export::Result<Vec<Artifact>> {
         Ok(self.run_plan(plan, spec, task).await?)
     }
+
+    // A scan planned into fewer partitions than the cluster has task slots would
+    // leave executors idle: exports are planned into one partition per slot.
+    fn target_partitions(&self) -> Option<usize> {
+        self.task_slots
+    }
+}
+
+/// The sum of the registered executors' vcores, from the scheduler's REST API;
+/// `None` when it cannot tell (no executor yet, or the API is off).
+async fn task_slots(scheduler: &str) -> Option<usize> {
+    #[derive(serde::Deserialize)]
+    struct Spec {
+        vcores: usize,
+    }
+    #[derive(serde::Deserialize)]
+    struct Executor {
+        specification: Spec,
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .ok()?;
+    let body = client
+        .get(format!("{scheduler}/api/executors"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let executors: Vec<Executor> = serde_json::from_str(&body).ok()?;
+    let slots: usize = executors.iter().map(|e| e.specification.vcores).sum();
+    (slots > 0).then_some(slots)
 }
 
 /// The job settings: the session's own (partitions, batch size, …) made fit for

@@ -371,6 +371,7 @@ fn what_cannot_run_on_a_cluster_says_so() {
     let env = aws_env();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db").display().to_string();
+    let at = |name: &str| dir.path().join(name).display().to_string();
     dfexport(
         &[
             "--db",
@@ -384,92 +385,58 @@ fn what_cannot_run_on_a_cluster_says_so() {
         None,
     )
     .unwrap();
-    let port = free_port();
-    let e = dfexport(
-        &[
-            "--db",
-            &db,
-            "--cluster",
-            &format!("df://127.0.0.1:{port}"),
-            "-c",
-            ".show tables",
-        ],
-        &env,
+    // `dfexport-cluster --db DB --cluster URL -c C…`: the error, which must say `why`.
+    let refused =
+        |db: &str, url: &str, commands: &[&str], cluster: Option<&LocalCluster>, why: &str| {
+            let mut args = vec!["--db", db, "--cluster", url];
+            for c in commands {
+                args.extend(["-c", c]);
+            }
+            let e = dfexport(&args, &env, cluster).expect_err(why);
+            assert!(e.contains(why), "expected '{why}' in: {e}");
+        };
+    let nobody = format!("df://127.0.0.1:{}", free_port());
+    refused(
+        &db,
+        &nobody,
+        &[".show tables"],
         None,
-    )
-    .unwrap_err();
-    assert!(e.contains("cannot connect to the scheduler"), "{e}");
-    let e = dfexport(
-        &[
-            "--db",
-            &db,
-            "--cluster",
-            "df://nohostport",
-            "-c",
-            ".show tables",
-        ],
-        &env,
+        "cannot connect to the scheduler",
+    );
+    refused(
+        &db,
+        "df://nohostport",
+        &[".show tables"],
         None,
-    )
-    .unwrap_err();
-    assert!(e.contains("df://HOST:PORT"), "{e}");
+        "df://HOST:PORT",
+    );
     let cluster = start_cluster(1, &env, false);
-    let e = dfexport(
-        &[
-            "--db",
-            &db,
-            "--cluster",
-            &cluster.url(),
-            "-c",
-            ".export to csv ('memory://x') <| T",
-        ],
-        &env,
+    let url = cluster.url();
+    let memory_target = ".export to csv ('memory://x') <| T".to_string();
+    refused(&db, &url, &[&memory_target], Some(&cluster), "in memory");
+    let export_m = format!(".export to csv ('{}') <| M", at("m"));
+    let memory_db = [
+        ".create table M (id:long)",
+        "INSERT INTO M VALUES (1)",
+        &export_m,
+    ];
+    refused(
+        "memory://",
+        &url,
+        &memory_db,
         Some(&cluster),
-    )
-    .unwrap_err();
-    assert!(e.contains("in memory"), "{e}");
-    let e = dfexport(
-        &[
-            "--db",
-            "memory://",
-            "--cluster",
-            &cluster.url(),
-            "-c",
-            ".create table M (id:long)",
-            "-c",
-            "INSERT INTO M VALUES (1)",
-            "-c",
-            &format!(".export to csv ('{}') <| M", dir.path().join("m").display()),
-        ],
-        &env,
-        Some(&cluster),
-    )
-    .unwrap_err();
-    assert!(e.contains("in-memory database"), "{e}");
-    let e = dfexport(
-        &[
-            "--db",
-            &db,
-            "--cluster",
-            &cluster.url(),
-            "-c",
-            &format!(
-                ".export to csv ('{}') <| SELECT * FROM range(10)",
-                dir.path().join("r").display()
-            ),
-        ],
-        &env,
-        Some(&cluster),
-    )
-    .unwrap_err();
-    assert!(e.contains("cannot split"), "{e}");
+        "in-memory database",
+    );
+    let range = format!(".export to csv ('{}') <| SELECT * FROM range(10)", at("r"));
+    refused(&db, &url, &[&range], Some(&cluster), "cannot split");
+    assert!(!Path::new(&at("r")).exists() || std::fs::read_dir(at("r")).unwrap().next().is_none());
     // Queries and commands other than exports still run here.
     let out = dfexport(
         &[
             "--db",
             &db,
             "--cluster",
-            &cluster.url(),
+            &url,
             "--format",
             "json",
             "-c",
@@ -507,9 +474,9 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
         )
         .await
         .unwrap();
-    let runner = BallistaRunner::connect(&cluster.url(), Vec::new())
-        .await
-        .unwrap();
+    let runner = BallistaRunner::connect(&cluster.url()).await.unwrap();
+    // Exports are planned into one partition per task slot of the cluster.
+    assert_eq!(runner.task_slots(), Some(2));
     let on_cluster = Engine::open(&db)
         .await
         .unwrap()

@@ -232,3 +232,37 @@ async fn serve_listen_without_the_service_says_where_it_is() {
     let e = run(&["serve", "--users", "users.json"]).await.unwrap_err();
     assert!(e.contains("--listen"), "{e}");
 }
+
+/// A `dfexport` without the cluster client (the server's, or any program that calls
+/// `cli::main`) says where `--cluster` lives instead of exporting here.
+#[tokio::test]
+async fn cluster_without_the_client_says_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out = dir.path().join("out");
+    for args in [vec!["-c", ".create table T (a:long)"], vec!["serve"]] {
+        let mut argv = vec![
+            "--db",
+            db.to_str().unwrap(),
+            "--cluster",
+            "df://127.0.0.1:1",
+        ];
+        argv.extend(args);
+        let e = run(&argv).await.unwrap_err();
+        assert!(e.contains("no cluster client"), "{e}");
+        assert!(e.contains("dfexport-cluster"), "{e}");
+    }
+    let export = format!(".export to csv ('{}') <| print 1", out.display());
+    let e = run(&[
+        "--db",
+        db.to_str().unwrap(),
+        "--cluster",
+        "df://h:1",
+        "-c",
+        &export,
+    ])
+    .await
+    .unwrap_err();
+    assert!(e.contains("no cluster client"), "{e}");
+    assert!(!out.exists(), "nothing was exported here");
+}

@@ -29,14 +29,25 @@ pub trait ExportRunner: Send + Sync + Debug {
         spec: &ExportSpec,
         task: Arc<TaskContext>,
     ) -> Result<Vec<Artifact>>;
+
+    /// How many partitions plans made for this runner should have (a cluster's task
+    /// slots), when it knows; the session's own otherwise.
+    fn target_partitions(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The [`ExportRunner`] of a session, kept as a `SessionConfig` extension.
 #[derive(Debug, Clone)]
 pub struct SessionExportRunner(pub Arc<dyn ExportRunner>);
 
-/// `config` with `runner` running its exports.
+/// `config` with `runner` running its exports, planned into as many partitions as
+/// the runner asks for.
 pub fn with_export_runner(config: SessionConfig, runner: Arc<dyn ExportRunner>) -> SessionConfig {
+    let config = match runner.target_partitions() {
+        Some(n) if n > 0 => config.with_target_partitions(n),
+        _ => config,
+    };
     config.with_extension(Arc::new(SessionExportRunner(runner)))
 }
 
