@@ -72,9 +72,14 @@ impl ClusterProcess {
         command
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
+            // `tasks_started` reads the executors' "Execute task" lines: keep them
+            // whatever the caller's RUST_LOG says.
             .env(
                 "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+                match std::env::var("RUST_LOG") {
+                    Ok(filter) => format!("{filter},ballista_executor::executor_server=info"),
+                    Err(_) => "info".into(),
+                },
             )
             .stdin(Stdio::null())
             .stdout(file)

@@ -645,3 +645,104 @@ print(rows, headers)
     assert_eq!(python(&script).trim(), "60000 1");
     assert_eq!(executors_with_tasks(&cluster), 2);
 }
+
+/// `dfexport-cluster serve --cluster`: the scheduler's runs happen on the cluster,
+/// each new row once.
+#[test]
+fn serve_runs_continuous_exports_on_the_cluster() {
+    let env = aws_env();
+    let cluster = start_cluster(2, &env, false);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db").display().to_string();
+    let out = dir.path().join("out").display().to_string();
+    dfexport(
+        &[
+            "--db",
+            &db,
+            "-c",
+            ".create table T (id:long)",
+            "-c",
+            &format!(".create external table X (id:long) kind=storage dataformat=csv ('{out}')"),
+            "-c",
+            ".create-or-alter continuous-export E to table X with (intervalBetweenRuns=1s) <| T",
+            "-c",
+            "INSERT INTO T SELECT value FROM range(0, 1000)",
+        ],
+        &env,
+        None,
+    )
+    .unwrap();
+    let tasks_before: usize = (0..2).map(|i| cluster.tasks_started(i)).sum();
+    let serve = Command::new(env!("CARGO_BIN_EXE_dfexport-cluster"))
+        .args([
+            "--db",
+            &db,
+            "--cluster",
+            &cluster.url(),
+            "serve",
+            "--poll-interval",
+            "100ms",
+            "--merge",
+            "off",
+        ])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exported = || -> Vec<i64> {
+        let Ok(text) = dfexport(
+            &[
+                "--db",
+                &db,
+                "--format",
+                "json",
+                "-c",
+                "SELECT id FROM external_table('X') ORDER BY id",
+            ],
+            &env,
+            None,
+        ) else {
+            return Vec::new();
+        };
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["id"].as_i64())
+            .collect()
+    };
+    let wait_for = |n: usize| {
+        let started = Instant::now();
+        while exported().len() < n && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_for(1000);
+    dfexport(
+        &[
+            "--db",
+            &db,
+            "-c",
+            "INSERT INTO T SELECT value FROM range(1000, 1500)",
+        ],
+        &env,
+        None,
+    )
+    .unwrap();
+    wait_for(1500);
+    unsafe { libc::kill(serve.id() as libc::pid_t, libc::SIGTERM) };
+    let finished = serve.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&finished.stderr).into_owned();
+    assert!(finished.status.success(), "serve: {log}");
+    assert_eq!(
+        exported(),
+        (0..1500).collect::<Vec<i64>>(),
+        "each row once; serve said:\n{log}"
+    );
+    let tasks_after: usize = (0..2).map(|i| cluster.tasks_started(i)).sum();
+    assert!(
+        tasks_after >= tasks_before + 2,
+        "the runs ran on the cluster:\n{}",
+        cluster.output()
+    );
+}
