@@ -1,7 +1,7 @@
 //! [`BallistaRunner`]: submits export plans to a Ballista cluster and gathers what
 //! its executors wrote, so that the caller makes the one commit.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use datafusion_export::export::runner::ExportRunner;
 use datafusion_export::export::sink_exec::{Artifact, ExportExec, ExportSpec};
 use datafusion_proto::protobuf::PhysicalPlanNode;
 use futures::TryStreamExt;
+use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
 use crate::codec::DfxPhysicalCodec;
@@ -180,7 +181,7 @@ impl BallistaRunner {
         for artifact in &artifacts {
             spec.progress.wrote(artifact.num_records, artifact.size);
             spec.progress.finished_artifact();
-            if let Ok(path) = object_store::path::Path::parse(&artifact.relative_path) {
+            if let Ok(path) = Path::parse(&artifact.relative_path) {
                 written.push((artifact.target, path));
             }
         }
@@ -316,16 +317,39 @@ fn store_bindings(
 /// what failed or retried tasks wrote and no one reported. Best effort: what cannot
 /// be listed or deleted stays an orphan, which the attempt's id in its name lets
 /// `.clean database` and read-back tell apart.
+///
+/// A retried task reads the same rows as the one that failed, so its files land in
+/// the folders the reported artifacts are in (on any target: writers pick targets at
+/// random on a cluster): only those folders are listed, one level each, so the cost
+/// follows the export and not the size of the lake. With nothing to keep (the job
+/// failed) every target is listed in full.
 async fn sweep(spec: &ExportSpec, keep: &[Artifact]) {
     let kept: HashSet<(usize, &str)> = keep
         .iter()
         .map(|a| (a.target, a.relative_path.as_str()))
         .collect();
+    let folders = folders_of(keep);
     for (index, target) in spec.targets.iter().enumerate() {
-        let listed: Vec<_> = match target.store.list(None).try_collect().await {
+        let listed = if keep.is_empty() {
+            target.store.list(None).try_collect::<Vec<_>>().await
+        } else {
+            let mut all = Vec::new();
+            let mut failed = None;
+            for folder in &folders {
+                match target.store.list_with_delimiter(folder.as_ref()).await {
+                    Ok(listing) => all.extend(listing.objects),
+                    Err(e) => failed = Some(e),
+                }
+            }
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(all),
+            }
+        };
+        let listed = match listed {
             Ok(listed) => listed,
             Err(e) => {
-                tracing::warn!(target = %target.display, error = %e, "cannot list the target to remove a failed attempt's files");
+                tracing::warn!(target = %target.display, error = %e, "cannot list the target to remove a failed task's files");
                 continue;
             }
         };
@@ -342,9 +366,102 @@ async fn sweep(spec: &ExportSpec, keep: &[Artifact]) {
     }
 }
 
+/// The folders (relative to their target) `artifacts` are in; `None` is the root.
+fn folders_of(artifacts: &[Artifact]) -> BTreeSet<Option<Path>> {
+    artifacts
+        .iter()
+        .filter_map(|a| Path::parse(&a.relative_path).ok())
+        .map(|path| {
+            let parts: Vec<_> = path.parts().collect();
+            match parts.split_last() {
+                Some((_, folder)) if !folder.is_empty() => {
+                    Some(folder.iter().cloned().collect::<Path>())
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn artifact(relative_path: &str) -> Artifact {
+        Artifact {
+            path: relative_path.into(),
+            num_records: 1,
+            size: 1,
+            target: 0,
+            relative_path: relative_path.into(),
+            partition_values: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_sweep_lists_the_folders_artifacts_are_in() {
+        let folders = folders_of(&[
+            artifact("export_x_1_0.csv"),
+            artifact("Region=a/Day=1/export_x_1_0.csv"),
+            artifact("Region=a/Day=1/export_x_2_0.csv"),
+            artifact("Region=b%2Fc/export_x_1_0.csv"),
+        ]);
+        let shown: Vec<String> = folders
+            .iter()
+            .map(|f| f.as_ref().map(|p| p.to_string()).unwrap_or_default())
+            .collect();
+        assert_eq!(shown, vec!["", "Region=a/Day=1", "Region=b%2Fc"]);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_only_the_attempts_unreported_files() {
+        use datafusion_export::command::{DataFormat, SecretString};
+        use datafusion_export::export::options::{Distribution, ExportOptions};
+        use datafusion_export::export::target::resolve_target;
+        let dir = tempfile::tempdir().unwrap();
+        let url = SecretString::new(dir.path().display().to_string(), false);
+        let target = resolve_target(&url, None, &[]).unwrap();
+        let attempt = uuid::Uuid::new_v4();
+        let other = uuid::Uuid::new_v4();
+        let name = |a: uuid::Uuid, w: u32| format!("export_{}_{w}_0.csv", a.simple());
+        let files = [
+            format!("R=a/{}", name(attempt, 1)), // reported
+            format!("R=a/{}", name(attempt, 2)), // a failed task's: goes
+            format!("R=a/{}", name(other, 1)),   // another attempt's: stays
+            "R=a/mine.csv".to_string(),          // not an artifact: stays
+            format!("R=z/{}", name(attempt, 3)), // a folder no artifact is in
+        ];
+        for f in &files {
+            let path = Path::parse(f).unwrap();
+            target
+                .store
+                .put(&path, bytes::Bytes::from_static(b"x").into())
+                .await
+                .unwrap();
+        }
+        let spec = ExportSpec {
+            targets: vec![target.clone()],
+            format: DataFormat::Csv,
+            options: ExportOptions::defaults(Some(DataFormat::Csv), false, Distribution::PerShard),
+            partitioning: None,
+            data_columns: None,
+            max_open_writers: 1,
+            progress: Arc::default(),
+            attempt,
+            written: Arc::default(),
+            distributed: true,
+        };
+        let exists = |f: &str| dir.path().join(f).exists();
+        sweep(&spec, &[artifact(&files[0])]).await;
+        assert!(exists(&files[0]) && !exists(&files[1]) && exists(&files[2]) && exists(&files[3]));
+        assert!(
+            exists(&files[4]),
+            "only the reported artifacts' folders are listed"
+        );
+        // A failed job keeps nothing: every file of the attempt goes, wherever it is.
+        sweep(&spec, &[]).await;
+        assert!(!exists(&files[0]) && !exists(&files[4]) && exists(&files[2]) && exists(&files[3]));
+    }
 
     #[test]
     fn scheduler_urls() {
