@@ -68,6 +68,29 @@ fn dfexport(
     }
 }
 
+/// `command` through `dfexport-cluster --db db --cluster … --format json`.
+fn on_cluster(
+    db: &str,
+    cluster: &LocalCluster,
+    env: &[(String, String)],
+    command: &str,
+) -> Result<String, String> {
+    dfexport(
+        &[
+            "--db",
+            db,
+            "--cluster",
+            &cluster.url(),
+            "--format",
+            "json",
+            "-c",
+            command,
+        ],
+        env,
+        Some(cluster),
+    )
+}
+
 /// The `Path` of every row of `--format json` output.
 fn paths(json_lines: &str) -> Vec<String> {
     json_lines
@@ -211,27 +234,14 @@ fn every_export_property_holds_on_a_cluster() {
         let command = |to: &str| {
             format!(".export {compressed} to {format} ('{to}') with ({properties}) <| T")
         };
-        let on_cluster = dir
+        let there = dir
             .path()
             .join(format!("cluster-{n}"))
             .display()
             .to_string();
         let here = dir.path().join(format!("local-{n}")).display().to_string();
-        let cluster_out = dfexport(
-            &[
-                "--db",
-                &db,
-                "--cluster",
-                &cluster.url(),
-                "--format",
-                "json",
-                "-c",
-                &command(&on_cluster),
-            ],
-            &env,
-            Some(&cluster),
-        )
-        .unwrap_or_else(|e| panic!("case {n} ({format} {properties}): {e}"));
+        let cluster_out = on_cluster(&db, &cluster, &env, &command(&there))
+            .unwrap_or_else(|e| panic!("case {n} ({format} {properties}): {e}"));
         let local_out = dfexport(
             &["--db", &db, "--format", "json", "-c", &command(&here)],
             &env,
@@ -239,7 +249,7 @@ fn every_export_property_holds_on_a_cluster() {
         )
         .unwrap();
         let (cluster_files, local_files) = (paths(&cluster_out), paths(&local_out));
-        let listed: BTreeSet<String> = std::fs::read_dir(&on_cluster)
+        let listed: BTreeSet<String> = std::fs::read_dir(&there)
             .unwrap()
             .map(|e| e.unwrap().path().display().to_string())
             .collect();
@@ -322,19 +332,11 @@ fn every_export_property_holds_on_a_cluster() {
     )
     .unwrap();
     for table in ["P", "D"] {
-        let out = dfexport(
-            &[
-                "--db",
-                &db,
-                "--cluster",
-                &cluster.url(),
-                "--format",
-                "json",
-                "-c",
-                &format!(".export to table {table} <| T"),
-            ],
+        let out = on_cluster(
+            &db,
+            &cluster,
             &env,
-            Some(&cluster),
+            &format!(".export to table {table} <| T"),
         )
         .unwrap_or_else(|e| panic!(".export to table {table}: {e}"));
         assert!(!paths(&out).is_empty(), "{table}: {out}");
@@ -477,7 +479,7 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
     let runner = BallistaRunner::connect(&cluster.url()).await.unwrap();
     // Exports are planned into one partition per task slot of the cluster.
     assert_eq!(runner.task_slots(), Some(2));
-    let on_cluster = Engine::open(&db)
+    let clustered = Engine::open(&db)
         .await
         .unwrap()
         .with_export_runner(Arc::new(runner));
@@ -504,7 +506,7 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
         let victim_pid = cluster.executors()[0].pid() as libc::pid_t;
         let tasks_before = cluster.tasks_started(0);
         let delay = Duration::from_millis(rng.random_range(0..30));
-        let started = on_cluster.execute_collect(".run continuous-export E");
+        let started = clustered.execute_collect(".run continuous-export E");
         let killer = async {
             if run == 2 {
                 // Once the victim has started a task of this run (a barrier on its
@@ -537,7 +539,7 @@ async fn exactly_once_when_an_executor_is_killed_mid_run() {
     // The killed executor's run, or the one after it, may fail; the runs after that
     // succeed on the surviving executor and catch up.
     for _ in 0..10 {
-        match on_cluster.execute_collect(".run continuous-export E").await {
+        match clustered.execute_collect(".run continuous-export E").await {
             Ok(batches) => {
                 let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
                     .unwrap()
@@ -608,19 +610,11 @@ fn exports_on_s3_through_the_cluster() {
     let db = s3.unique_url("cluster-db");
     six_extents(&db, &env);
     let target = s3.unique_url("cluster-out");
-    let out = dfexport(
-        &[
-            "--db",
-            &db,
-            "--cluster",
-            &cluster.url(),
-            "--format",
-            "json",
-            "-c",
-            &format!(".export compressed to csv ('{target}') with (includeHeaders=firstFile) <| T"),
-        ],
+    let out = on_cluster(
+        &db,
+        &cluster,
         &env,
-        Some(&cluster),
+        &format!(".export compressed to csv ('{target}') with (includeHeaders=firstFile) <| T"),
     )
     .unwrap();
     let files = paths(&out);
