@@ -318,6 +318,29 @@ fn every_export_property_holds_on_a_cluster() {
         cluster.output()
     );
 
+    // `.export async`: the operation runs on the cluster too; the command line
+    // waits for it before it exits.
+    let later = dir.path().join("async").display().to_string();
+    let tasks = |c: &LocalCluster| (0..2).map(|i| c.tasks_started(i)).sum::<usize>();
+    let tasks_before = tasks(&cluster);
+    let out = on_cluster(
+        &db,
+        &cluster,
+        &env,
+        &format!(".export async to parquet ('{later}') <| T"),
+    )
+    .unwrap();
+    assert!(out.contains("OperationId"), "{out}");
+    let files: Vec<String> = std::fs::read_dir(&later)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let (rows, _) = read_back(&files, "parquet", &columns);
+    assert!(
+        rows == all_rows,
+        ".export async: rows differ from the table's"
+    );
+
     // `.export to table`: a partitioned storage table with a path format, and Delta.
     let parts = dir.path().join("parts").display().to_string();
     let delta = dir.path().join("delta").display().to_string();
