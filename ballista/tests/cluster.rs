@@ -340,6 +340,10 @@ fn every_export_property_holds_on_a_cluster() {
         rows == all_rows,
         ".export async: rows differ from the table's"
     );
+    assert!(
+        tasks(&cluster) > tasks_before,
+        ".export async ran on the cluster"
+    );
 
     // `.export to table`: a partitioned storage table with a path format, and Delta.
     let parts = dir.path().join("parts").display().to_string();
