@@ -151,14 +151,6 @@ pub fn function_registry() -> Arc<BallistaFunctionRegistry> {
     Arc::new(registry)
 }
 
-/// Parses `KEY=VALUE` (for `--storage-option`).
-pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-        .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| format!("expected KEY=VALUE, got '{text}'"))
-}
-
 /// The scheduler's session for a job: Ballista's, with a runtime that knows the
 /// job's store bindings (decoding a file scan looks its store up) and our
 /// functions.

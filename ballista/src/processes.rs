@@ -10,10 +10,10 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 
+use datafusion_export::cli::{parse_storage_option, StorageOption};
+
 use crate::codec::DfxPhysicalCodec;
-use crate::env::{
-    config_producer, function_registry, parse_key_value, runtime_producer, session_builder,
-};
+use crate::env::{config_producer, function_registry, runtime_producer, session_builder};
 use crate::error::{ClusterError, Result};
 
 /// `dfexport-scheduler`: a Ballista scheduler that knows datafusion-export's plans.
@@ -38,8 +38,8 @@ pub struct SchedulerArgs {
     pub executor_timeout_seconds: u64,
     /// An object-store option (KEY=VALUE) for targets the scheduler opens when it
     /// reads a plan; may be repeated.
-    #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = parse_key_value)]
-    pub storage_options: Vec<(String, String)>,
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = parse_storage_option)]
+    pub storage_options: Vec<StorageOption>,
 }
 
 /// `dfexport-executor`: a Ballista executor that runs datafusion-export's plans.
@@ -77,16 +77,21 @@ pub struct ExecutorArgs {
     /// (databases, targets, external tables); may be repeated. Credentials come
     /// from here or the environment (AWS_*, AZURE_*, GOOGLE_*): they never travel
     /// with plans.
-    #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = parse_key_value)]
-    pub storage_options: Vec<(String, String)>,
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = parse_storage_option)]
+    pub storage_options: Vec<StorageOption>,
 }
 
 fn ballista_error(what: &str, e: impl std::fmt::Display) -> ClusterError {
     ClusterError::Unsupported(format!("{what}: {e}"))
 }
 
+fn pairs(options: &[StorageOption]) -> Vec<(String, String)> {
+    options.iter().map(|o| (o.0.clone(), o.1.clone())).collect()
+}
+
 /// Runs a scheduler until it stops.
 pub async fn run_scheduler(args: SchedulerArgs) -> Result<()> {
+    let storage_options = pairs(&args.storage_options);
     let address: SocketAddr = format!("{}:{}", args.bind_host, args.bind_port)
         .parse()
         .map_err(|e| ballista_error("--bind-host/--bind-port", e))?;
@@ -98,8 +103,8 @@ pub async fn run_scheduler(args: SchedulerArgs) -> Result<()> {
         executor_timeout_seconds: args.executor_timeout_seconds,
         no_executors_grace_period_seconds: args.executor_timeout_seconds,
         override_config_producer: Some(config_producer()),
-        override_session_builder: Some(session_builder(args.storage_options.clone())),
-        override_physical_codec: Some(Arc::new(DfxPhysicalCodec::new(args.storage_options))),
+        override_session_builder: Some(session_builder(storage_options.clone())),
+        override_physical_codec: Some(Arc::new(DfxPhysicalCodec::new(storage_options))),
         ..Default::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)
@@ -112,6 +117,7 @@ pub async fn run_scheduler(args: SchedulerArgs) -> Result<()> {
 
 /// Runs an executor until it stops.
 pub async fn run_executor(args: ExecutorArgs) -> Result<()> {
+    let storage_options = pairs(&args.storage_options);
     let work_dir = match args.work_dir {
         Some(dir) => dir,
         None => std::env::temp_dir()
@@ -134,9 +140,9 @@ pub async fn run_executor(args: ExecutorArgs) -> Result<()> {
         work_dir: Some(work_dir.clone()),
         executor_heartbeat_interval_seconds: args.heartbeat_interval_seconds,
         override_config_producer: Some(config_producer()),
-        override_runtime_producer: Some(runtime_producer(work_dir, args.storage_options.clone())),
+        override_runtime_producer: Some(runtime_producer(work_dir, storage_options.clone())),
         override_function_registry: Some(function_registry()),
-        override_physical_codec: Some(Arc::new(DfxPhysicalCodec::new(args.storage_options))),
+        override_physical_codec: Some(Arc::new(DfxPhysicalCodec::new(storage_options))),
         ..Default::default()
     };
     if let Some(vcores) = args.vcores {

@@ -39,8 +39,9 @@ pub fn public_options(options: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `location` without the secrets a URL may carry: Azure's `;KEY` suffix, a SAS
-/// token (a query with `sig=`), a password. Local paths are kept as they are.
+/// `location` without the secrets a URL may carry: Azure's `;KEY` suffix, a query
+/// with a SAS token or signature (as [`datafusion_export_tables::scrub_secrets`]
+/// tells them), a password. Local paths are kept as they are.
 pub fn public_location(location: &str) -> String {
     let Ok(parsed) = url::Url::parse(location) else {
         return location.to_string();
@@ -52,7 +53,10 @@ pub fn public_location(location: &str) -> String {
     let Ok(mut url) = url::Url::parse(bare) else {
         return datafusion_export_tables::scrub_secrets(bare);
     };
-    if url.query().is_some_and(|q| q.contains("sig=")) {
+    if url
+        .query()
+        .is_some_and(datafusion_export_tables::query_has_secret)
+    {
         url.set_query(None);
     }
     let _ = url.set_password(None);

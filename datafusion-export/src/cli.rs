@@ -245,7 +245,8 @@ impl std::fmt::Debug for StorageOption {
     }
 }
 
-fn parse_storage_option(text: &str) -> Result<StorageOption, String> {
+/// Parses `--storage-option KEY=VALUE` (the key lowercased).
+pub fn parse_storage_option(text: &str) -> Result<StorageOption, String> {
     match text.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => Ok(StorageOption(
             key.trim().to_ascii_lowercase(),

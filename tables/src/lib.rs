@@ -46,7 +46,7 @@ pub use listing::{Hidden, ListingFilter};
 pub use log::state::{DatabaseState, Extent, MergedRange, Removed, StreamHead, TableState};
 pub use provider::IngestionTable;
 pub use records::{record_path, Record, RECORDS_DIR};
-pub use redact::{scrub_secrets, REDACTED};
+pub use redact::{query_has_secret, scrub_secrets, REDACTED};
 pub use root::{cloud_store, is_storage_option, open_root, StorageOptions};
 pub use scan_exec::{ExtentScanExec, ScanScope};
 pub use secrets::{SecretError, SecretKey, SecretKeys, SECRET_KEY_ENV};

@@ -149,7 +149,8 @@ fn scrub_userinfo(url: &str) -> String {
     out
 }
 
-fn query_has_secret(query: &str) -> bool {
+/// Whether a URL's query string carries a secret (a SAS token, a signature, a token).
+pub fn query_has_secret(query: &str) -> bool {
     query.split(['&', '#']).any(|param| {
         let name = param.split('=').next().unwrap_or("").trim();
         SECRET_QUERY_PARAMS
